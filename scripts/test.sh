@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need on a fresh Debian
+# machine, then runs formatting, lints and every test, including the interop tests with ffmpeg
+# and GStreamer. Fails loudly when a tool cannot be installed instead of skipping its tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in pkg-config libsdl2-dev ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base \
+         gstreamer1.0-plugins-good xvfb xauth python3-gi gir1.2-gst-rtsp-server-1.0; do
+  have_pkg "$p" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== installing: ${need_pkgs[*]}"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+for tool in ffmpeg ffprobe gst-launch-1.0 Xvfb; do
+  command -v "$tool" >/dev/null || { echo "ERROR: $tool is missing and could not be installed" >&2; exit 1; }
+done
+
+# The interop tests refuse to skip when this is set: a missing tool is a failure.
+export RTSP_MJPEG_REQUIRE_TOOLS=1
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --all-targets 2>&1 | tee target/test.log
+echo "== doc tests"
+cargo test --doc
+echo "== server-only build (no SDL2)"
+cargo build --no-default-features --bins

@@ -1,0 +1,1 @@
+//! JPEG header parsing (placeholder, filled by the core work).

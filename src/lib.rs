@@ -1,0 +1,21 @@
+//! MJPEG over RTSP/RTP: a sans-IO streaming core, a one-thread server and a player.
+//!
+//! Data flow, top to bottom:
+//! 1. [`media`] indexes an MJPEG file (lab 5-digit format or raw JPEG stream) once and
+//!    shares its bytes between every session.
+//! 2. [`jpeg`] reads each frame's headers and decides whether RFC 2435 can carry it.
+//! 3. [`rtp`] cuts a frame into RTP packets (RFC 3550, RFC 2435) and puts them back together;
+//!    RTCP reports ride beside them.
+//! 4. [`rtsp`] parses and writes RTSP 1.0 messages (RFC 2326), typed headers and SDP.
+//! 5. [`server`] drives all of the above from one mio reactor; `client` and `player` consume it.
+//!
+//! Everything above `server` is sans-IO: no sockets, no clock reads, tested on byte vectors.
+
+pub mod error;
+pub mod jpeg;
+pub mod media;
+pub mod rtp;
+pub mod rtsp;
+pub mod server;
+
+pub use error::Error;

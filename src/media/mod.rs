@@ -1,0 +1,1 @@
+//! MJPEG movie files (placeholder).

@@ -1,0 +1,1 @@
+//! RTSP 1.0 (placeholder).

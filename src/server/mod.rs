@@ -1,0 +1,1 @@
+//! The rtspd server (placeholder).
