@@ -1,1 +1,6 @@
-//! The rtspd server (placeholder).
+//! rtspd: the server's building blocks.
+
+pub mod catalog;
+pub mod signals;
+pub mod timer;
+pub mod udp;
