@@ -1,1 +1,128 @@
-fn main() {}
+//! rtspd: serves the MJPEG movies of a folder over RTSP/RTP from one thread.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use argh::FromArgs;
+use rtsp_mjpeg::server::{Config, Server};
+
+/// Streams the MJPEG movies in a folder over RTSP 1.0 (RFC 2326) with RTP (RFC 3550) and the
+/// JPEG payload format (RFC 2435). Watch with `ffplay rtsp://HOST:PORT/movie.Mjpeg`.
+/// Logging: RUST_LOG=debug for per-request lines.
+#[derive(FromArgs)]
+struct Args {
+    /// RTSP TCP port (default 8554; 0 picks a free one)
+    #[argh(option, default = "8554")]
+    port: u16,
+    /// address to listen on (default 0.0.0.0)
+    #[argh(option, default = "IpAddr::from([0, 0, 0, 0])")]
+    bind: IpAddr,
+    /// folder of movies to serve (default media); with no movie in it, the built-in test movie is
+    /// written there first
+    #[argh(option, default = "PathBuf::from(\"media\")")]
+    media: PathBuf,
+    /// frame rate for movies without a .fps sidecar (default 24)
+    #[argh(option, default = "24.0")]
+    fps: f64,
+    /// server RTP port, even; RTCP uses the next one (default 6970; 0 picks free ports)
+    #[argh(option, default = "6970")]
+    rtp_port: u16,
+    /// largest RTP payload in bytes (default 1400; 200 to 65000)
+    #[argh(option, default = "1400")]
+    mtu: usize,
+    /// seconds a session lives without its connection, a request or RTCP (default 60)
+    #[argh(option, default = "60")]
+    timeout: u64,
+    /// most sessions at once; SETUP past it gets 453 (default 1000)
+    #[argh(option, default = "1000")]
+    max_sessions: usize,
+    /// most RTSP connections at once; more are closed on accept (default 4096)
+    #[argh(option, default = "4096")]
+    max_connections: usize,
+    /// stop at the end of a movie (with RTCP BYE) instead of looping
+    #[argh(switch)]
+    no_loop: bool,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args: Args = argh::from_env();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rtspd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    if !(args.fps > 0.0 && args.fps <= 1000.0) {
+        return Err(format!(
+            "--fps {}: must be above 0 and at most 1000",
+            args.fps
+        ));
+    }
+    if !(200..=65_000).contains(&args.mtu) {
+        return Err(format!("--mtu {}: must be from 200 to 65000", args.mtu));
+    }
+    if args.timeout == 0 {
+        return Err("--timeout 0: must be at least 1 second".into());
+    }
+    if args.rtp_port % 2 == 1 {
+        return Err(format!(
+            "--rtp-port {}: must be even (RTCP takes the next port)",
+            args.rtp_port
+        ));
+    }
+    ensure_a_movie(&args.media)?;
+    let config = Config {
+        bind: args.bind,
+        port: args.port,
+        media: args.media,
+        fps: args.fps,
+        rtp_port: args.rtp_port,
+        mtu: args.mtu,
+        session_timeout: Duration::from_secs(args.timeout),
+        max_sessions: args.max_sessions,
+        max_connections: args.max_connections,
+        looping: !args.no_loop,
+        ..Config::default()
+    };
+    let mut server = Server::bind(config).map_err(|e| e.to_string())?;
+    server
+        .stop_on_signals()
+        .map_err(|e| format!("signal handling: {e}"))?;
+    server.run().map_err(|e| format!("server loop: {e}"))
+}
+
+/// The embedded default: a media folder without a movie gets the built-in test movie, so a fresh
+/// clone serves something at once.
+fn ensure_a_movie(media: &Path) -> Result<(), String> {
+    if !media.is_dir() {
+        return Err(format!(
+            "media folder {} does not exist (use --media DIR)",
+            media.display()
+        ));
+    }
+    let has_movie = std::fs::read_dir(media)
+        .map_err(|e| format!("media folder {}: {e}", media.display()))?
+        .flatten()
+        .any(|e| {
+            let name = e.file_name().to_string_lossy().to_lowercase();
+            name.ends_with(".mjpeg") || name.ends_with(".mjpg")
+        });
+    if has_movie {
+        return Ok(());
+    }
+    let path = media.join("movie.Mjpeg");
+    log::info!(
+        "no movie in {}: writing the built-in test movie to {}",
+        media.display(),
+        path.display()
+    );
+    rtsp_mjpeg::media::testmovie::write_default(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,64 @@
+//! rtspd's settings: every limit and default in one place, with the reasons for the defaults.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the server needs to start. `Default` gives the values `rtspd --help` documents.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on for RTSP (and to bind the RTP/RTCP sockets to).
+    pub bind: IpAddr,
+    /// RTSP TCP port; 0 picks a free one (tests).
+    pub port: u16,
+    /// Folder whose movies are served.
+    pub media: PathBuf,
+    /// Frame rate for movies without a `.fps` sidecar.
+    pub fps: f64,
+    /// Server RTP port (even); RTCP is the next one. 0 picks a free pair.
+    pub rtp_port: u16,
+    /// Largest RTP payload (RFC 2435 header + data) in bytes; 1400 keeps IPv4/IPv6 + UDP + RTP
+    /// under a 1500-byte Ethernet MTU.
+    pub mtu: usize,
+    /// A session with no RTSP connection and no RTSP request or RTCP packet for this long ends.
+    pub session_timeout: Duration,
+    pub max_sessions: usize,
+    pub max_connections: usize,
+    /// Loop movies at their end (the seed server's behaviour); false ends with RTCP BYE.
+    pub looping: bool,
+    /// How long the classic lab client's request (no blank line at its end) may sit idle before it
+    /// is taken as complete. Only requests with a relative URL qualify, so a slow standard client's
+    /// half-sent request (always an absolute rtsp:// URL) is never cut short.
+    pub lab_grace: Duration,
+    /// Bytes of interleaved RTP a TCP connection may have queued before whole frames are dropped.
+    pub max_queue: usize,
+    /// Interval between RTCP sender reports (RFC 3550 §6.2 suggests 5 s minimum).
+    pub sr_interval: Duration,
+    /// Limits on one RTSP request.
+    pub max_head: usize,
+    pub max_headers: usize,
+    pub max_body: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 8554,
+            media: PathBuf::from("media"),
+            fps: 24.0,
+            rtp_port: 6970,
+            mtu: 1400,
+            session_timeout: Duration::from_secs(60),
+            max_sessions: 1000,
+            max_connections: 4096,
+            looping: true,
+            lab_grace: Duration::from_millis(30),
+            max_queue: 512 * 1024,
+            sr_interval: Duration::from_secs(5),
+            max_head: 8192,
+            max_headers: 64,
+            max_body: 64 * 1024,
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Shared helpers for the integration tests: an in-process rtspd on port 0 with a temporary media
+//! folder, and a small blocking RTSP client that speaks raw bytes.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rtsp_mjpeg::media::testmovie::TestMovie;
+use rtsp_mjpeg::server::{Config, Server, ShutdownHandle};
+
+/// A temporary folder removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("rtsp-mjpeg-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The test movie used by server tests: 2 s at 24 fps, 320x240, so 48 frames.
+pub fn small_movie() -> TestMovie {
+    TestMovie {
+        seconds: 2.0,
+        width: 320,
+        height: 240,
+        fps: 24,
+        ..TestMovie::default()
+    }
+}
+
+pub fn write_movie(dir: &Path, name: &str, movie: &TestMovie) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, movie.to_lab_bytes()).unwrap();
+    path
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub rtp: SocketAddr,
+    pub media: TempDir,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// rtspd on 127.0.0.1, port 0, with `movie.Mjpeg` (the small test movie) in its folder.
+    pub fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let media = TempDir::new("media");
+        write_movie(&media.0, "movie.Mjpeg", &small_movie());
+        Self::start_in(media, tweak)
+    }
+
+    pub fn start_in(media: TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            bind: "127.0.0.1".parse().unwrap(),
+            port: 0,
+            rtp_port: 0,
+            media: media.0.clone(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let server = Server::bind(config).expect("server starts");
+        let addr = server.rtsp_addr();
+        let rtp = server.rtp_addr();
+        let handle = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.run());
+        TestServer {
+            addr,
+            rtp,
+            media,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("rtsp://{}/{name}", self.addr)
+    }
+
+    pub fn stop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server loop ok");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A parsed reply: status, headers in order, body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The reply's bytes exactly as received.
+    pub raw: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The id part of the Session header.
+    pub fn session(&self) -> String {
+        self.header("Session")
+            .expect("Session header")
+            .split(';')
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+/// A blocking RTSP connection that also collects interleaved packets it reads past.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    pub interleaved: Vec<(u8, Vec<u8>)>,
+    cseq: u32,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+            interleaved: Vec::new(),
+            cseq: 0,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Sends `METHOD url RTSP/1.0` with a fresh CSeq and `extra` header lines, returns the reply.
+    pub fn request(&mut self, method: &str, url: &str, extra: &[(&str, &str)]) -> Reply {
+        self.cseq += 1;
+        let mut req = format!("{method} {url} RTSP/1.0\r\nCSeq: {}\r\n", self.cseq);
+        for (n, v) in extra {
+            req.push_str(&format!("{n}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        self.send_raw(req.as_bytes());
+        let reply = self.read_reply();
+        assert_eq!(
+            reply.header("CSeq"),
+            Some(self.cseq.to_string().as_str()),
+            "CSeq echoed: {reply:?}"
+        );
+        reply
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 65536];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Reads the next reply, keeping interleaved packets met on the way.
+    pub fn read_reply(&mut self) -> Reply {
+        self.try_read_reply()
+            .expect("a reply before the connection closed or timed out")
+    }
+
+    pub fn try_read_reply(&mut self) -> Option<Reply> {
+        loop {
+            while self.buf.first() == Some(&b'$') {
+                if !self.take_interleaved() && !self.fill() {
+                    return None;
+                }
+            }
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+                let mut lines = head.split("\r\n");
+                let status_line = lines.next().unwrap();
+                let status: u16 = status_line
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .expect(status_line);
+                let headers: Vec<(String, String)> = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+                    .collect();
+                let len: usize = headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
+                    .map(|(_, v)| v.parse().unwrap())
+                    .unwrap_or(0);
+                while self.buf.len() < end + 4 + len {
+                    if !self.fill() {
+                        return None;
+                    }
+                }
+                let raw: Vec<u8> = self.buf.drain(..end + 4 + len).collect();
+                let body = raw[end + 4..].to_vec();
+                return Some(Reply {
+                    status,
+                    headers,
+                    body,
+                    raw,
+                });
+            }
+            if (self.buf.first().is_some_and(|&b| b != b'$') || self.buf.is_empty()) && !self.fill()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Moves one complete `$` frame from the buffer into `interleaved`.
+    fn take_interleaved(&mut self) -> bool {
+        if self.buf.len() < 4 {
+            return false;
+        }
+        let len = u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize;
+        if self.buf.len() < 4 + len {
+            return false;
+        }
+        let channel = self.buf[1];
+        let data = self.buf[4..4 + len].to_vec();
+        self.buf.drain(..4 + len);
+        self.interleaved.push((channel, data));
+        true
+    }
+
+    /// Reads interleaved packets until `count` are collected on `channel` or `timeout` passes.
+    pub fn read_interleaved(
+        &mut self,
+        channel: u8,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            while self.buf.first() == Some(&b'$') && self.take_interleaved() {}
+            let got: Vec<Vec<u8>> = self
+                .interleaved
+                .iter()
+                .filter(|(c, _)| *c == channel)
+                .map(|(_, d)| d.clone())
+                .collect();
+            if got.len() >= count || Instant::now() > deadline {
+                return got;
+            }
+            if !self.fill() && Instant::now() > deadline {
+                return got;
+            }
+        }
+    }
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A bound UDP pair on 127.0.0.1 (even RTP port, RTCP next) for receiving a session.
+pub fn udp_pair() -> (UdpSocket, UdpSocket) {
+    for _ in 0..100 {
+        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = rtp.local_addr().unwrap().port();
+        if port % 2 != 0 || port == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = UdpSocket::bind(("127.0.0.1", port + 1)) {
+            rtp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            rtcp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            return (rtp, rtcp);
+        }
+    }
+    panic!("no free UDP port pair on 127.0.0.1");
+}
+
+/// Receives datagrams until `count` arrive or `timeout` passes.
+pub fn recv_n(sock: &UdpSocket, count: usize, timeout: Duration) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while out.len() < count && Instant::now() < deadline {
+        sock.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ))
+        .unwrap();
+        if let Ok(n) = sock.recv(&mut buf) {
+            out.push(buf[..n].to_vec());
+        }
+    }
+    out
+}
+
+/// Reads whatever arrives within `window`.
+pub fn drain_for(sock: &UdpSocket, window: Duration) -> Vec<Vec<u8>> {
+    recv_n(sock, usize::MAX, window)
+}
