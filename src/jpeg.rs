@@ -384,6 +384,52 @@ impl JpegInfo {
 }
 
 /// The standard Huffman tables of T.81 Annex K.3 (also RFC 2435 Appendix B): (counts, symbols).
+/// A decoded frame: `width * height` RGB pixels, row by row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rgb {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+/// Largest picture [`decode_rgb`] accepts: RFC 2435 stops at 2040, the raw format at what a file
+/// holds; 8192 keeps a hostile header from asking for gigabytes.
+pub const MAX_DECODE_DIMENSION: usize = 8192;
+
+/// Decodes a JPEG to RGB with zune-jpeg, refusing pictures over [`MAX_DECODE_DIMENSION`].
+pub fn decode_rgb(data: &[u8]) -> Result<Rgb, String> {
+    let mut pixels = Vec::new();
+    let (width, height) = decode_rgb_into(data, &mut pixels)?;
+    Ok(Rgb {
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// As [`decode_rgb`], into a buffer the caller reuses from frame to frame.
+pub fn decode_rgb_into(data: &[u8], out: &mut Vec<u8>) -> Result<(usize, usize), String> {
+    use zune_jpeg::zune_core::{
+        bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
+    };
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::RGB)
+        .set_max_width(MAX_DECODE_DIMENSION)
+        .set_max_height(MAX_DECODE_DIMENSION);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), options);
+    decoder.decode_headers().map_err(|e| e.to_string())?;
+    let (width, height) = decoder.dimensions().ok_or("no dimensions")?;
+    let size = decoder.output_buffer_size().ok_or("no output size")?;
+    if size != width * height * 3 {
+        return Err(format!(
+            "unexpected output size {size} for {width}x{height} RGB"
+        ));
+    }
+    out.resize(size, 0);
+    decoder.decode_into(out).map_err(|e| e.to_string())?;
+    Ok((width, height))
+}
+
 pub mod std_tables {
     pub const DC_LUMA_COUNTS: [u8; 16] = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
     pub const DC_CHROMA_COUNTS: [u8; 16] = [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0];

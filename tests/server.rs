@@ -298,7 +298,7 @@ fn lab_client_dialect() {
         String::from_utf8(buf[..n].to_vec()).unwrap()
     };
     c.send_raw(
-        format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n")
+        format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}")
             .as_bytes(),
     );
     let reply = read_lab_reply(&mut c);
@@ -315,7 +315,7 @@ fn lab_client_dialect() {
         .parse()
         .expect("a decimal session id with nothing after it");
 
-    c.send_raw(format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {id}\n").as_bytes());
+    c.send_raw(format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {id}").as_bytes());
     let reply = read_lab_reply(&mut c);
     assert!(reply.starts_with("RTSP/1.0 200"), "{reply}");
     assert!(reply.split('\n').nth(1).unwrap().starts_with("CSeq: 2"));
@@ -336,9 +336,9 @@ fn lab_client_dialect() {
         last_seq = seq;
         assert_eq!(decode_number(&buf[12..n]), u32::from(i));
     }
-    c.send_raw(format!("PAUSE movie.Mjpeg RTSP/1.0\nCSeq: 3\nSession: {id}\n").as_bytes());
+    c.send_raw(format!("PAUSE movie.Mjpeg RTSP/1.0\nCSeq: 3\nSession: {id}").as_bytes());
     assert!(read_lab_reply(&mut c).starts_with("RTSP/1.0 200"));
-    c.send_raw(format!("TEARDOWN movie.Mjpeg RTSP/1.0\nCSeq: 4\nSession: {id}\n").as_bytes());
+    c.send_raw(format!("TEARDOWN movie.Mjpeg RTSP/1.0\nCSeq: 4\nSession: {id}").as_bytes());
     let reply = read_lab_reply(&mut c);
     assert!(reply.starts_with("RTSP/1.0 200"), "{reply}");
     assert_eq!(

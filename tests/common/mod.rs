@@ -333,3 +333,37 @@ pub fn recv_n(sock: &UdpSocket, count: usize, timeout: Duration) -> Vec<Vec<u8>>
 pub fn drain_for(sock: &UdpSocket, window: Duration) -> Vec<Vec<u8>> {
     recv_n(sock, usize::MAX, window)
 }
+
+/// Is `tool` on the PATH? When it is not: a test that needs it fails if
+/// `RTSP_MJPEG_REQUIRE_TOOLS` is set (scripts/test.sh sets it after installing the tools), and
+/// otherwise says loudly on stderr that it did not run.
+pub fn have_tool(tool: &str, test: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var_os("RTSP_MJPEG_REQUIRE_TOOLS").is_some() {
+            panic!("{test}: `{tool}` is not installed (scripts/test.sh installs it)");
+        }
+        eprintln!(
+            "\n*** SKIPPED {test}: `{tool}` is not installed; scripts/test.sh installs it ***\n"
+        );
+    }
+    found
+}
+
+/// The seed's sample movie: `$RTSP_MJPEG_SEED`, else `../shared/seed/movie.Mjpeg` from the
+/// repository. It is not ours to install, so a missing seed is a loud skip, not a failure.
+pub fn seed_movie(test: &str) -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("RTSP_MJPEG_SEED").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/movie.Mjpeg")),
+    ];
+    if let Some(p) = candidates.into_iter().flatten().find(|p| p.is_file()) {
+        return Some(p);
+    }
+    eprintln!("\n*** SKIPPED {test}: seed movie not found; set RTSP_MJPEG_SEED ***\n");
+    None
+}
