@@ -1,0 +1,191 @@
+//! rtspd against real clients in other processes: ffmpeg, GStreamer and the classic Python lab
+//! client. scripts/test.sh installs them; without them these tests say so loudly (and fail under
+//! `RTSP_MJPEG_REQUIRE_TOOLS`).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{have_tool, seed_movie, small_movie, TempDir, TestServer};
+use rtsp_mjpeg::jpeg::decode_rgb;
+use rtsp_mjpeg::media::movie::Movie;
+use rtsp_mjpeg::media::testmovie::read_frame_number;
+
+/// Runs a command, killing it if it outlives `limit` (a stuck client must fail the test, not hang).
+fn run(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{cmd:?} still running after {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// ffmpeg's MD5 of each decoded picture, from `-f framemd5`.
+fn framemd5(args: &[&str], frames: usize) -> Vec<String> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error"])
+        .args(args)
+        .args(["-frames:v", &frames.to_string(), "-f", "framemd5", "-"]);
+    let out = run(&mut cmd, Duration::from_secs(60));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
+        .collect()
+}
+
+/// The frames of `movie` as a raw JPEG stream file that ffmpeg's mjpeg demuxer reads.
+fn raw_copy(movie: &Movie, dir: &Path) -> String {
+    let path = dir.join("source.mjpeg");
+    let bytes: Vec<u8> = movie.frames().flatten().copied().collect();
+    std::fs::write(&path, bytes).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn ffmpeg_matches_source(server: &TestServer, name: &str, frames: usize) {
+    let movie = Movie::open(server.media.0.join(name)).unwrap();
+    let dir = TempDir::new("interop");
+    let source = framemd5(&["-f", "mjpeg", "-i", &raw_copy(&movie, &dir.0)], frames);
+    assert_eq!(source.len(), frames);
+    let url = server.url(name);
+    for transport in ["udp", "tcp"] {
+        let got = framemd5(&["-rtsp_transport", transport, "-i", &url], frames);
+        assert_eq!(
+            got, source,
+            "ffmpeg over {transport}: decoded pictures differ from the source's"
+        );
+    }
+}
+
+#[test]
+fn ffmpeg_decodes_the_source_pixels_over_udp_and_tcp() {
+    if !have_tool(
+        "ffmpeg",
+        "ffmpeg_decodes_the_source_pixels_over_udp_and_tcp",
+    ) {
+        return;
+    }
+    let server = TestServer::start(|_| {});
+    ffmpeg_matches_source(&server, "movie.Mjpeg", 48);
+}
+
+#[test]
+fn ffmpeg_plays_the_seed_movie() {
+    if !have_tool("ffmpeg", "ffmpeg_plays_the_seed_movie") {
+        return;
+    }
+    let Some(seed) = seed_movie("ffmpeg_plays_the_seed_movie") else {
+        return;
+    };
+    let media = TempDir::new("seed");
+    std::fs::copy(seed, media.0.join("movie.Mjpeg")).unwrap();
+    let server = TestServer::start_in(media, |c| c.fps = 20.0);
+    ffmpeg_matches_source(&server, "movie.Mjpeg", 60);
+}
+
+#[test]
+fn gstreamer_rtspsrc_receives_every_frame_in_order() {
+    let test = "gstreamer_rtspsrc_receives_every_frame_in_order";
+    if !have_tool("gst-launch-1.0", test) {
+        return;
+    }
+    // Without looping the server ends the stream with RTCP BYE after the 48th frame, which
+    // ends the pipeline; `eos-after` (which passes one buffer fewer than it says) is the
+    // backstop should BYE be missed.
+    let server = TestServer::start(|c| c.looping = false);
+    let dir = TempDir::new("gst");
+    let raw = dir.0.join("frames.rgb");
+    for protocols in ["udp", "tcp"] {
+        let pipeline = format!(
+            "rtspsrc location={} protocols={protocols} latency=200 ! rtpjpegdepay ! jpegdec ! \
+             videoconvert ! video/x-raw,format=RGB ! identity eos-after=60 ! filesink location={}",
+            server.url("movie.Mjpeg"),
+            raw.display()
+        );
+        let mut cmd = Command::new("gst-launch-1.0");
+        cmd.arg("-q").args(pipeline.split_whitespace());
+        run(&mut cmd, Duration::from_secs(60));
+        let bytes = std::fs::read(&raw).unwrap();
+        let (w, h) = (320, 240);
+        assert_eq!(
+            bytes.len(),
+            48 * w * h * 3,
+            "48 RGB frames over {protocols}"
+        );
+        for (i, frame) in bytes.chunks(w * h * 3).enumerate() {
+            assert_eq!(
+                read_frame_number(frame, w, h),
+                Some(i as u32),
+                "GStreamer over {protocols}: frame {i} is not the movie's frame {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn classic_python_lab_client_plays() {
+    let test = "classic_python_lab_client_plays";
+    if !have_tool("python3", test) {
+        return;
+    }
+    let server = TestServer::start(|_| {});
+    let out_dir = TempDir::new("lab");
+    let rtp_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/lab_client.py");
+    let out = run(
+        Command::new("python3").arg(script).args([
+            "127.0.0.1",
+            &server.addr.port().to_string(),
+            &rtp_port.to_string(),
+            "movie.Mjpeg",
+            "20",
+            &out_dir.0.to_string_lossy(),
+        ]),
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("frames 20 last sequence 20"), "{stdout}");
+    let movie = small_movie();
+    let source = Movie::from_bytes("movie.Mjpeg", movie.to_lab_bytes()).unwrap();
+    for i in 0..20 {
+        let jpeg = std::fs::read(out_dir.0.join(format!("frame-{i}.jpg"))).unwrap();
+        assert_eq!(
+            jpeg,
+            source.frame(i).unwrap(),
+            "frame {i} arrives whole and unchanged"
+        );
+        let rgb = decode_rgb(&jpeg).unwrap();
+        assert_eq!(
+            read_frame_number(&rgb.pixels, rgb.width, rgb.height),
+            Some(i as u32)
+        );
+    }
+}
