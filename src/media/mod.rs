@@ -12,6 +12,7 @@
 //! `.fps` (`movie.Mjpeg.fps`), may hold one as a decimal number (`29.97`); `mjpeg convert` writes
 //! it and rtspd reads it through [`movie::sidecar_fps`].
 
+pub mod convert;
 pub mod movie;
 pub mod testmovie;
 
