@@ -393,8 +393,8 @@ pub struct Rgb {
 }
 
 /// Largest picture [`decode_rgb`] accepts: RFC 2435 stops at 2040, the raw format at what a file
-/// holds; 8192 keeps a hostile header from asking for gigabytes.
-pub const MAX_DECODE_DIMENSION: usize = 8192;
+/// holds; 4096 (48 MiB of RGB) keeps a hostile header from asking for gigabytes.
+pub const MAX_DECODE_DIMENSION: usize = 4096;
 
 /// Decodes a JPEG to RGB with zune-jpeg, refusing pictures over [`MAX_DECODE_DIMENSION`].
 pub fn decode_rgb(data: &[u8]) -> Result<Rgb, String> {

@@ -11,6 +11,7 @@
 //!
 //! Everything above `server` is sans-IO: no sockets, no clock reads, tested on byte vectors.
 
+pub mod client;
 pub mod error;
 pub mod jpeg;
 pub mod media;

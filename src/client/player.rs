@@ -1,0 +1,197 @@
+//! The player's model, shared by the window and the headless mode: it owns the network side,
+//! folds its events into what the overlay shows, picks the newest frame to show, and keeps the
+//! statistics.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant, SystemTime};
+
+use log::warn;
+
+use crate::client::control::{Action, Command, Playback, PlayerState};
+use crate::client::net::{Client, Dialect, Event, Frame, Options};
+use crate::client::record;
+use crate::client::stats::{Meter, Samples, Snapshot};
+
+pub struct Player {
+    client: Client,
+    pub state: PlayerState,
+    pub dialect: Dialect,
+    pub duration: Option<f64>,
+    pub fps_hint: Option<f64>,
+    /// The last error, for the overlay.
+    pub error: Option<String>,
+    /// Set once the network side has stopped, with its reason if any.
+    pub closed: Option<Option<String>>,
+    pub recording: Option<PathBuf>,
+    /// Frames put on screen (or, headless, taken for display).
+    pub shown: u64,
+    /// Frames decoded but replaced by a newer one before they could be shown.
+    pub skipped: u64,
+    pub position: Option<f64>,
+    meter: Meter,
+    /// Last packet of a frame received to the frame presented.
+    pub latency: Samples,
+    pub started: Instant,
+    pub first_frame: Option<Instant>,
+    pub first_shown: Option<Instant>,
+}
+
+impl Player {
+    /// Starts the network side. `started` is when the process began (for time to first frame).
+    pub fn start(opts: Options, started: Instant) -> io::Result<Player> {
+        Ok(Player {
+            client: Client::start(opts)?,
+            state: PlayerState::Init,
+            dialect: Dialect::Unknown,
+            duration: None,
+            fps_hint: None,
+            error: None,
+            closed: None,
+            recording: None,
+            shown: 0,
+            skipped: 0,
+            position: None,
+            meter: Meter::new(Duration::from_secs(1)),
+            latency: Samples::default(),
+            started,
+            first_frame: None,
+            first_shown: None,
+        })
+    }
+
+    pub fn send(&self, cmd: Command) {
+        self.client.send(cmd);
+    }
+
+    /// Folds in what the network side reported; true if anything changed.
+    pub fn poll_events(&mut self) -> bool {
+        let mut changed = false;
+        loop {
+            match self.client.events.try_recv() {
+                Ok(e) => {
+                    changed = true;
+                    self.apply(e);
+                }
+                Err(TryRecvError::Empty) => return changed,
+                Err(TryRecvError::Disconnected) => {
+                    if self.closed.is_none() {
+                        self.closed = Some(None);
+                        self.state = PlayerState::Closed;
+                        changed = true;
+                    }
+                    return changed;
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, e: Event) {
+        match e {
+            Event::Described {
+                dialect,
+                duration,
+                fps,
+            } => {
+                self.dialect = dialect;
+                self.duration = duration;
+                self.fps_hint = fps;
+            }
+            Event::State(s) => {
+                self.state = s;
+                if s == PlayerState::Playing {
+                    self.error = None;
+                }
+            }
+            Event::Error(msg) => {
+                warn!("{msg}");
+                self.error = Some(msg);
+            }
+            Event::Recording(p) => self.recording = p,
+            Event::Closed(reason) => {
+                if let Some(r) = &reason {
+                    warn!("{r}");
+                    self.error = Some(r.clone());
+                }
+                self.state = PlayerState::Closed;
+                self.closed = Some(reason);
+            }
+        }
+    }
+
+    /// The newest decoded frame, waiting up to `wait` for one; older ones are skipped.
+    pub fn next_frame(&mut self, wait: Duration) -> Option<Frame> {
+        let mut latest = match self.client.frames.recv_timeout(wait) {
+            Ok(f) => f,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+        };
+        while let Ok(f) = self.client.frames.try_recv() {
+            self.skipped += 1;
+            latest = f;
+        }
+        self.first_frame.get_or_insert_with(Instant::now);
+        Some(latest)
+    }
+
+    /// Records that `f` went on screen at `at`.
+    pub fn presented(&mut self, f: &Frame, at: Instant) {
+        self.shown += 1;
+        self.meter.record(at, f.jpeg.len() as u64);
+        self.latency.push(at.saturating_duration_since(f.received));
+        self.first_shown.get_or_insert(at);
+        if f.position.is_some() {
+            self.position = f.position;
+        }
+    }
+
+    pub fn snapshot(&mut self, now: Instant) -> Snapshot {
+        let c = self.client.counters();
+        Snapshot {
+            frames: self.shown,
+            fps: self.meter.rate(now),
+            kbps: self.meter.kbps(now),
+            packets: c.packets,
+            lost_packets: c.lost_packets,
+            frames_dropped: c.frames_dropped + self.skipped,
+            position: self.position,
+            duration: self.duration,
+        }
+    }
+
+    pub fn playback(&self) -> Playback {
+        Playback {
+            state: self.state,
+            position: self.position,
+            duration: self.duration,
+        }
+    }
+
+    /// Carries out the network part of an action; returns true if the player should exit.
+    pub fn act(&mut self, action: &Action) -> bool {
+        match action {
+            Action::Send(cmd) => {
+                if let Command::Seek(t) = cmd {
+                    self.position = Some(*t);
+                }
+                self.send(cmd.clone());
+            }
+            Action::ToggleRecord => {
+                let next = match self.recording {
+                    Some(_) => None,
+                    None => Some(record::default_name(SystemTime::now())),
+                };
+                self.send(Command::Record(next));
+            }
+            Action::Quit => return true,
+            _ => {}
+        }
+        false
+    }
+
+    /// Tears down (waiting briefly for the reply) and stops the network side.
+    pub fn shutdown(&mut self) {
+        self.client.shutdown();
+        self.poll_events();
+    }
+}
