@@ -673,10 +673,14 @@ impl Engine {
 
     fn on_describe(&mut self, r: &Response, ok: bool) {
         if !ok {
-            match r.status.0 {
-                // The server is there and speaks RTSP: the movie or the access is the problem.
-                401 | 403 | 404 | 415 => {
-                    let msg = format!("DESCRIBE refused: {} {}", r.status.0, r.reason);
+            match r.status {
+                // No DESCRIBE here: a server of the lab's kind (which usually does not answer).
+                StatusCode::NOT_IMPLEMENTED
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::BAD_REQUEST => self.fall_back_to_lab("DESCRIBE not implemented"),
+                // The server speaks RTSP: the movie, the access or the server is the problem.
+                status => {
+                    let msg = format!("DESCRIBE refused: {} {}", status.0, r.reason);
                     warn!("{msg}");
                     self.emit(Event::Error(msg));
                     self.dialect = Dialect::Standard;
@@ -686,7 +690,6 @@ impl Engine {
                         fps: None,
                     });
                 }
-                _ => self.fall_back_to_lab("DESCRIBE refused"),
             }
             return;
         }

@@ -1,0 +1,496 @@
+//! The player's client against real servers: rtspd in-process (UDP and TCP), a classic lab server
+//! and GStreamer's RTSP server in other processes; and the rtsp-sdl binary, headless and in a
+//! real window under Xvfb.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command as Proc, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{have_tool, small_movie, TempDir, TestServer};
+use rtsp_mjpeg::client::control::{Command, PlayerState};
+use rtsp_mjpeg::client::net::{Dialect, Frame, Options};
+use rtsp_mjpeg::client::player::Player;
+use rtsp_mjpeg::client::target::Target;
+use rtsp_mjpeg::jpeg::decode_rgb;
+use rtsp_mjpeg::media::movie::Movie;
+use rtsp_mjpeg::media::testmovie::read_frame_number;
+
+fn start(url: &str, tweak: impl FnOnce(&mut Options)) -> Player {
+    let mut o = Options::new(Target::parse_url(url).unwrap());
+    tweak(&mut o);
+    Player::start(o, Instant::now()).expect("player starts")
+}
+
+fn wait_state(p: &mut Player, want: PlayerState) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while p.state != want {
+        assert!(
+            Instant::now() < deadline,
+            "state {} never became {want} (error: {:?})",
+            p.state,
+            p.error
+        );
+        p.poll_events();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The next `n` frames, failing after `limit`.
+fn frames(p: &mut Player, n: usize, limit: Duration) -> Vec<Frame> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} frames (error: {:?})",
+            out.len(),
+            p.error
+        );
+        p.poll_events();
+        if let Ok(f) = p_frames(p) {
+            p.presented(&f, Instant::now());
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn p_frames(p: &mut Player) -> Result<Frame, ()> {
+    p.next_frame(Duration::from_millis(20)).ok_or(())
+}
+
+fn number(f: &Frame) -> u32 {
+    read_frame_number(&f.rgb, f.width, f.height).expect("the frame shows its number")
+}
+
+fn pixels_match_source(got: &[Frame]) {
+    let source = Movie::from_bytes("m", small_movie().to_lab_bytes()).unwrap();
+    for f in got {
+        let i = number(f) as usize;
+        let want = decode_rgb(source.frame(i).unwrap()).unwrap();
+        assert_eq!(
+            (f.width, f.height),
+            (want.width, want.height),
+            "frame {i} size"
+        );
+        assert!(
+            f.rgb == want.pixels,
+            "frame {i}: pixels differ from the source's"
+        );
+    }
+}
+
+fn consecutive(got: &[Frame]) {
+    let n: Vec<u32> = got.iter().map(number).collect();
+    for w in n.windows(2) {
+        assert_eq!(
+            w[1],
+            (w[0] + 1) % 48,
+            "frames in order with none lost: {n:?}"
+        );
+    }
+}
+
+fn play_and_check(tcp: bool) {
+    let server = TestServer::start(|_| {});
+    let mut p = start(&server.url("movie.Mjpeg"), |o| o.tcp = tcp);
+    p.send(Command::Setup);
+    p.send(Command::Play);
+    wait_state(&mut p, PlayerState::Playing);
+    assert_eq!(p.dialect, Dialect::Standard);
+    assert_eq!(p.duration, Some(2.0));
+    let got = frames(&mut p, 30, Duration::from_secs(10));
+    assert_eq!(number(&got[0]), 0, "playback starts at the first frame");
+    consecutive(&got);
+    pixels_match_source(&got);
+    let pos = got[24].position.expect("position from Range and RTP-Info");
+    assert!((pos - 1.0).abs() < 0.01, "frame 24 is at 1 s: {pos}");
+    p.shutdown();
+    assert_eq!(p.state, PlayerState::Closed);
+}
+
+#[test]
+fn plays_rtspd_over_udp_with_source_pixels() {
+    play_and_check(false);
+}
+
+#[test]
+fn plays_rtspd_over_tcp_with_source_pixels() {
+    play_and_check(true);
+}
+
+#[test]
+fn pause_stops_frames_and_play_resumes() {
+    let server = TestServer::start(|_| {});
+    let mut p = start(&server.url("movie.Mjpeg"), |_| {});
+    p.send(Command::Setup);
+    p.send(Command::Play);
+    wait_state(&mut p, PlayerState::Playing);
+    let before = frames(&mut p, 10, Duration::from_secs(5));
+    p.send(Command::Pause);
+    wait_state(&mut p, PlayerState::Paused);
+    // Frames already in flight may land; then nothing for half a second.
+    std::thread::sleep(Duration::from_millis(100));
+    while p.next_frame(Duration::ZERO).is_some() {}
+    let quiet_until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < quiet_until {
+        assert!(
+            p.next_frame(Duration::from_millis(20)).is_none(),
+            "a frame arrived while paused"
+        );
+    }
+    p.send(Command::Play);
+    wait_state(&mut p, PlayerState::Playing);
+    let after = frames(&mut p, 5, Duration::from_secs(5));
+    let last = number(before.last().unwrap());
+    let resumed = number(&after[0]);
+    assert!(
+        resumed > last && resumed <= last + 4,
+        "resumes where it paused: {last} then {resumed}"
+    );
+}
+
+#[test]
+fn seek_lands_on_the_right_frame() {
+    let server = TestServer::start(|_| {});
+    let mut p = start(&server.url("movie.Mjpeg"), |_| {});
+    p.send(Command::Setup);
+    p.send(Command::Play);
+    wait_state(&mut p, PlayerState::Playing);
+    frames(&mut p, 3, Duration::from_secs(5));
+    p.send(Command::Seek(1.5));
+    // Frames sent before the seek may still arrive; the seek shows once its frames do.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let first = loop {
+        assert!(Instant::now() < deadline, "no frame from the seek target");
+        let f = &frames(&mut p, 1, Duration::from_secs(5))[0];
+        let n = number(f);
+        if n >= 30 {
+            break (n, f.position);
+        }
+    };
+    assert_eq!(first.0, 36, "1.5 s at 24 fps is frame 36");
+    let pos = first.1.unwrap();
+    assert!((pos - 1.5).abs() < 0.01, "position after seek: {pos}");
+}
+
+/// A child process killed on drop.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a peer script and waits for its `listening PORT` line.
+fn peer(cmd: &mut Proc) -> (Peer, u16) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn peer");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .strip_prefix("listening ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("peer said {line:?}"));
+    (Peer(child), port)
+}
+
+fn peers_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers"))
+}
+
+#[test]
+fn falls_back_to_a_classic_lab_server() {
+    if !have_tool("python3", "falls_back_to_a_classic_lab_server") {
+        return;
+    }
+    let dir = TempDir::new("labsrv");
+    let movie = dir.0.join("movie.Mjpeg");
+    std::fs::write(&movie, small_movie().to_lab_bytes()).unwrap();
+    let (_srv, port) = peer(
+        Proc::new("python3")
+            .arg(peers_dir().join("lab_server.py"))
+            .arg("0")
+            .arg(&movie),
+    );
+    let mut p = start(&format!("rtsp://127.0.0.1:{port}/movie.Mjpeg"), |o| {
+        o.describe_timeout = Duration::from_millis(500);
+    });
+    p.send(Command::Setup);
+    p.send(Command::Play);
+    wait_state(&mut p, PlayerState::Playing);
+    assert_eq!(p.dialect, Dialect::Lab);
+    let got = frames(&mut p, 10, Duration::from_secs(10));
+    assert_eq!(number(&got[0]), 0);
+    consecutive(&got);
+    pixels_match_source(&got);
+    p.send(Command::Pause);
+    wait_state(&mut p, PlayerState::Paused);
+    p.shutdown();
+    assert_eq!(p.state, PlayerState::Closed, "TEARDOWN answered");
+}
+
+#[test]
+fn plays_gstreamer_rtsp_server() {
+    let test = "plays_gstreamer_rtsp_server";
+    if !have_tool("python3", test) {
+        return;
+    }
+    // Debian's python3 has the gi bindings; a python3 earlier on PATH (pyenv) may not.
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let probe = Proc::new(python)
+        .args([
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer",
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !probe {
+        if std::env::var_os("RTSP_MJPEG_REQUIRE_TOOLS").is_some() {
+            panic!("{test}: python3-gi with gir1.2-gst-rtsp-server-1.0 is not installed");
+        }
+        eprintln!(
+            "\n*** SKIPPED {test}: gst-rtsp-server's Python bindings are not installed ***\n"
+        );
+        return;
+    }
+    if !have_tool("ffmpeg", test) {
+        return;
+    }
+    let dir = TempDir::new("gstsrv");
+    let raw = dir.0.join("movie.mjpeg");
+    let avi = dir.0.join("movie.avi");
+    let source = Movie::from_bytes("m", small_movie().to_lab_bytes()).unwrap();
+    std::fs::write(
+        &raw,
+        source.frames().flatten().copied().collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let ok = Proc::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "mjpeg",
+            "-framerate",
+            "24",
+            "-i",
+        ])
+        .arg(&raw)
+        .args(["-c", "copy"])
+        .arg(&avi)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "ffmpeg wraps the JPEGs in an AVI");
+    let (_srv, port) = peer(
+        Proc::new(python)
+            .arg(peers_dir().join("gst_server.py"))
+            .arg("0")
+            .arg(&avi),
+    );
+    for tcp in [false, true] {
+        let mut p = start(&format!("rtsp://127.0.0.1:{port}/movie"), |o| o.tcp = tcp);
+        p.send(Command::Setup);
+        p.send(Command::Play);
+        wait_state(&mut p, PlayerState::Playing);
+        assert_eq!(p.dialect, Dialect::Standard);
+        let got = frames(&mut p, 24, Duration::from_secs(10));
+        assert_eq!(number(&got[0]), 0, "tcp={tcp}");
+        consecutive(&got);
+        // rtpjpegpay sends quantization tables for Q 255 as we do, so pixels are the source's.
+        pixels_match_source(&got);
+        p.shutdown();
+    }
+}
+
+#[cfg(feature = "player")]
+mod binary {
+    use super::*;
+
+    const BIN: &str = env!("CARGO_BIN_EXE_rtsp-sdl");
+
+    fn run(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+        let mut child = Proc::new(BIN)
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("rtsp-sdl {args:?} hung");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn headless_binary_plays_and_snapshots() {
+        let server = TestServer::start(|_| {});
+        let dir = TempDir::new("headless");
+        let snap = dir.0.join("last.png");
+        let rec = dir.0.join("rec.Mjpeg");
+        let url = server.url("movie.Mjpeg");
+        let out = run(
+            &[
+                &url,
+                "--headless",
+                "--autoplay",
+                "--frames",
+                "30",
+                "--snapshot",
+                snap.to_str().unwrap(),
+                "--record",
+                rec.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("summary: 30 frames shown"), "{stdout}");
+        let img = decode_png(&snap);
+        assert_eq!(read_frame_number(&img.2, img.0, img.1), Some(29));
+        let recorded = Movie::open(&rec).unwrap();
+        assert!(recorded.frame_count() >= 30, "{}", recorded.frame_count());
+    }
+
+    #[test]
+    fn bad_arguments_and_unreachable_servers_get_one_line() {
+        let out = run(&["only-two", "args"], &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("rtsp-sdl: expected an rtsp:// URL"),
+            "{err}"
+        );
+        // A port nobody listens on (bound, then released).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = run(
+            &[
+                &format!("rtsp://127.0.0.1:{port}/x"),
+                "--headless",
+                "--autoplay",
+            ],
+            &[("RUST_LOG", "off")],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("connect to 127.0.0.1"), "{err}");
+        // A movie the server does not have: the error reaches the user and the exit code.
+        let server = TestServer::start(|_| {});
+        let out = run(
+            &[
+                &server.url("nope.Mjpeg"),
+                "--headless",
+                "--autoplay",
+                "--frames",
+                "5",
+                "--seconds",
+                "3",
+            ],
+            &[("RUST_LOG", "off")],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("0 of 5 frames"), "{err}");
+    }
+
+    fn decode_png(path: &Path) -> (usize, usize, Vec<u8>) {
+        let mut r = png::Decoder::new(std::fs::File::open(path).unwrap())
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; r.output_buffer_size()];
+        let info = r.next_frame(&mut buf).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        buf.truncate(info.buffer_size());
+        (info.width as usize, info.height as usize, buf)
+    }
+
+    /// The real window under Xvfb: the screenshot must show the video (its frame number readable
+    /// in the scaled picture), the overlay's white text and the button strip, not a black window.
+    #[test]
+    fn window_under_xvfb_shows_video_and_overlay() {
+        if !have_tool("xvfb-run", "window_under_xvfb_shows_video_and_overlay") {
+            return;
+        }
+        let server = TestServer::start(|_| {});
+        let dir = TempDir::new("xvfb");
+        let shot = dir.0.join("window.png");
+        let url = server.url("movie.Mjpeg");
+        let mut child = Proc::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1024x768x24", BIN, &url])
+            .args(["--autoplay", "--frames", "36", "--snapshot"])
+            .arg(&shot)
+            .env("SDL_RENDER_DRIVER", "software")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "windowed player hung");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (w, h, rgb) = decode_png(&shot);
+        assert_eq!(
+            (w, h),
+            (640, 480 + rtsp_mjpeg::client::overlay::CONTROLS_H as usize)
+        );
+        let px = |x: usize, y: usize| &rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
+        // The video fills the top 640x480: its frame number strip reads back.
+        let video: Vec<u8> = rgb[..640 * 480 * 3].to_vec();
+        let n = read_frame_number(&video, 640, 480).expect("the video's frame number strip");
+        assert!((30..=36).contains(&n), "frame {n} on screen after 36 shown");
+        let lit = video
+            .chunks(3)
+            .filter(|p| p.iter().any(|&c| c > 40))
+            .count();
+        assert!(lit > 640 * 480 / 2, "not a black window: {lit} lit pixels");
+        // The overlay: pure white text in the lower left of the video.
+        let white = (300..420)
+            .flat_map(|y| (8..480).map(move |x| (x, y)))
+            .filter(|&(x, y)| px(x, y) == [255, 255, 255])
+            .count();
+        assert!(white > 300, "overlay text: {white} white pixels");
+        // The button strip under the video: the enabled Pause button's colour.
+        let layout = rtsp_mjpeg::client::overlay::Layout::compute(w as u32, h as u32, 640, 480);
+        let pause = layout.buttons[2].1;
+        assert_eq!(px(pause.x as usize + 2, pause.y as usize + 2), [70, 70, 90]);
+    }
+}
