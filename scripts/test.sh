@@ -17,9 +17,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
-for tool in ffmpeg ffprobe gst-launch-1.0 Xvfb; do
+for tool in ffmpeg ffprobe gst-launch-1.0 Xvfb xvfb-run /usr/bin/python3; do
   command -v "$tool" >/dev/null || { echo "ERROR: $tool is missing and could not be installed" >&2; exit 1; }
 done
+/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" ||
+  { echo "ERROR: GStreamer's RTSP server bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) are missing" >&2; exit 1; }
 
 # The interop tests refuse to skip when this is set: a missing tool is a failure.
 export RTSP_MJPEG_REQUIRE_TOOLS=1

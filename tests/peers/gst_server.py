@@ -25,7 +25,7 @@ def main():
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
-        f'( filesrc location="{path}" ! avidemux ! jpegparse ! rtpjpegpay name=pay0 pt=26 )'
+        f'( filesrc location="{path}" ! avidemux ! rtpjpegpay name=pay0 pt=26 )'
     )
     server.get_mount_points().add_factory("/movie", factory)
     server.attach(None)
