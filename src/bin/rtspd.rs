@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
+use rtsp_mjpeg::server::auth::AuthConfig;
 use rtsp_mjpeg::server::{Config, Server};
 
 /// Streams the MJPEG movies in a folder over RTSP 1.0 (RFC 2326) with RTP (RFC 3550) and the
@@ -41,6 +42,38 @@ struct Args {
     /// most RTSP connections at once; more are closed on accept (default 4096)
     #[argh(option, default = "4096")]
     max_connections: usize,
+    /// most RTSP connections from one client address (default 64)
+    #[argh(option, default = "64")]
+    max_connections_per_peer: usize,
+    /// seconds before closing a connection that has no session and sends nothing, or that
+    /// leaves a request unfinished (default 30)
+    #[argh(option, default = "30")]
+    idle_timeout: u64,
+    /// largest request head (request line and headers) in bytes; larger gets 431 (default 8192)
+    #[argh(option, default = "8192")]
+    max_head: usize,
+    /// most header lines in a request; more gets 431 (default 64)
+    #[argh(option, default = "64")]
+    max_headers: usize,
+    /// largest request body in bytes; larger gets 413 (default 65536)
+    #[argh(option, default = "65536")]
+    max_body: usize,
+    /// bytes of interleaved RTP queued per TCP connection before whole frames are dropped
+    /// (default 524288)
+    #[argh(option, default = "524288")]
+    max_queue: usize,
+    /// require this user:password (repeatable); every method but OPTIONS then needs credentials
+    #[argh(option)]
+    auth: Vec<String>,
+    /// read users from a file: one user:password or user:realm:md5(user:realm:password) a line
+    #[argh(option)]
+    auth_file: Option<PathBuf>,
+    /// authentication schemes offered, in order: digest, basic or digest,basic (default digest)
+    #[argh(option, default = "String::from(\"digest\")")]
+    auth_methods: String,
+    /// the realm named in challenges and used in HA1 hashes (default rtspd)
+    #[argh(option, default = "String::from(\"rtspd\")")]
+    realm: String,
     /// stop at the end of a movie (with RTCP BYE) instead of looping
     #[argh(switch)]
     no_loop: bool,
@@ -77,6 +110,41 @@ fn run(args: Args) -> Result<(), String> {
             args.rtp_port
         ));
     }
+    if args.idle_timeout == 0 {
+        return Err("--idle-timeout 0: must be at least 1 second".into());
+    }
+    if args.max_connections_per_peer == 0 || args.max_connections == 0 {
+        return Err("--max-connections and --max-connections-per-peer must be at least 1".into());
+    }
+    if args.max_head < 256 {
+        return Err(format!(
+            "--max-head {}: must be at least 256",
+            args.max_head
+        ));
+    }
+    let auth = if args.auth.is_empty() && args.auth_file.is_none() {
+        None
+    } else {
+        let mut a = AuthConfig::new(&args.realm);
+        a.set_schemes(&args.auth_methods)
+            .map_err(|e| format!("--auth-methods {e}"))?;
+        for spec in &args.auth {
+            // Never echo the password back.
+            a.add_plain(spec).map_err(|e| format!("--auth: {e}"))?;
+        }
+        if let Some(f) = &args.auth_file {
+            a.add_file(f).map_err(|e| format!("--auth-file {e}"))?;
+        }
+        if a.users.is_empty() {
+            return Err("--auth-file: no users in it".into());
+        }
+        log::info!(
+            "authentication required ({}; {} user(s))",
+            args.auth_methods,
+            a.users.len()
+        );
+        Some(a)
+    };
     ensure_a_movie(&args.media)?;
     let config = Config {
         bind: args.bind,
@@ -88,6 +156,13 @@ fn run(args: Args) -> Result<(), String> {
         session_timeout: Duration::from_secs(args.timeout),
         max_sessions: args.max_sessions,
         max_connections: args.max_connections,
+        max_connections_per_peer: args.max_connections_per_peer,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_head: args.max_head,
+        max_headers: args.max_headers,
+        max_body: args.max_body,
+        max_queue: args.max_queue,
+        auth,
         looping: !args.no_loop,
         ..Config::default()
     };

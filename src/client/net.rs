@@ -29,6 +29,7 @@ use crate::rtp::jpeg::{Depacketizer, JpegFrame};
 use crate::rtp::packet::RtpPacket;
 use crate::rtp::rtcp;
 use crate::rtp::seq::{ts_diff, ReceptionStats};
+use crate::rtsp::auth::{basic_authorization, digest_response, ha1, hex, quote, AuthHeader};
 use crate::rtsp::headers::{NptRange, RtpInfo, SessionHeader, Transport};
 use crate::rtsp::message::{self, Limits, Message, Method, Request, Response, StatusCode};
 use crate::rtsp::sdp::{resolve_control, Sdp};
@@ -260,6 +261,87 @@ struct Engine {
     keepalive_method: Method,
     recorder: Option<Recorder>,
     epoch: Instant,
+    /// The server's last challenge, answered on every request once it came.
+    auth: Option<Challenge>,
+    /// 401s in a row; past two the credentials are wrong.
+    auth_failures: u32,
+}
+
+/// What a 401 asked for (RFC 2617).
+enum Challenge {
+    Basic,
+    Digest {
+        realm: String,
+        nonce: String,
+        opaque: Option<String>,
+        qop: bool,
+        nc: u32,
+    },
+}
+
+impl Challenge {
+    /// Digest if the server offers it (it never sends the password), else Basic.
+    fn choose<'a>(offers: impl Iterator<Item = &'a str>) -> Option<Challenge> {
+        let parsed: Vec<AuthHeader> = offers.filter_map(AuthHeader::parse).collect();
+        if let Some(d) = parsed.iter().find(|h| h.is("digest")) {
+            let algorithm_ok = d
+                .get("algorithm")
+                .is_none_or(|a| a.eq_ignore_ascii_case("md5"));
+            if algorithm_ok {
+                return Some(Challenge::Digest {
+                    realm: d.get("realm").unwrap_or("").to_string(),
+                    nonce: d.get("nonce")?.to_string(),
+                    opaque: d.get("opaque").map(str::to_string),
+                    qop: d.get("qop").is_some_and(|q| {
+                        q.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth"))
+                    }),
+                    nc: 0,
+                });
+            }
+        }
+        parsed
+            .iter()
+            .any(|h| h.is("basic"))
+            .then_some(Challenge::Basic)
+    }
+
+    fn authorization(&mut self, user: &str, password: &str, method: &str, uri: &str) -> String {
+        match self {
+            Challenge::Basic => basic_authorization(user, password),
+            Challenge::Digest {
+                realm,
+                nonce,
+                opaque,
+                qop,
+                nc,
+            } => {
+                let h = ha1(user, realm, password);
+                let mut v = format!(
+                    "Digest username={}, realm={}, nonce={}, uri={}",
+                    quote(user),
+                    quote(realm),
+                    quote(nonce),
+                    quote(uri)
+                );
+                let response = if *qop {
+                    *nc += 1;
+                    let nc = format!("{nc:08x}");
+                    let mut c = [0u8; 8];
+                    let _ = getrandom::fill(&mut c);
+                    let cnonce = hex(&c);
+                    v.push_str(&format!(", qop=auth, nc={nc}, cnonce={}", quote(&cnonce)));
+                    digest_response(&h, nonce, method, uri, Some((&nc, &cnonce)))
+                } else {
+                    digest_response(&h, nonce, method, uri, None)
+                };
+                v.push_str(&format!(", response={}, algorithm=MD5", quote(&response)));
+                if let Some(o) = opaque {
+                    v.push_str(&format!(", opaque={}", quote(o)));
+                }
+                v
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -339,6 +421,8 @@ impl Engine {
             keepalive_method: Method::GetParameter,
             recorder: None,
             epoch: now,
+            auth: None,
+            auth_failures: 0,
         };
         info!("connected to {addr}");
         engine.send_request(Kind::Describe, None, now);
@@ -454,7 +538,7 @@ impl Engine {
         });
     }
 
-    fn standard_request(&self, kind: Kind, cseq: u32) -> Vec<u8> {
+    fn standard_request(&mut self, kind: Kind, cseq: u32) -> Vec<u8> {
         let (method, uri) = match kind {
             Kind::Describe => (Method::Describe, self.opts.target.url()),
             Kind::Setup => (Method::Setup, self.control.clone()),
@@ -463,8 +547,14 @@ impl Engine {
             Kind::Teardown => (Method::Teardown, self.opts.target.url()),
             Kind::Keepalive => (self.keepalive_method.clone(), self.opts.target.url()),
         };
-        let mut req = Request::new(method, &uri);
+        let mut req = Request::new(method.clone(), &uri);
         req.headers.append("CSeq", &cseq.to_string());
+        if let (Some(c), Some((user, password))) =
+            (self.auth.as_mut(), self.opts.target.user.as_ref())
+        {
+            let value = c.authorization(user, password, method.as_str(), &uri);
+            req.headers.append("Authorization", &value);
+        }
         req.headers.append(
             "User-Agent",
             concat!("rtsp-sdl/", env!("CARGO_PKG_VERSION")),
@@ -642,6 +732,12 @@ impl Engine {
             return;
         };
         debug!("< {} {} for {:?}", r.status.0, r.reason, p.kind);
+        if r.status == StatusCode::UNAUTHORIZED && self.answer_challenge(&r, p.kind, now) {
+            return;
+        }
+        if r.status != StatusCode::UNAUTHORIZED {
+            self.auth_failures = 0;
+        }
         let ok = (200..300).contains(&r.status.0);
         match p.kind {
             Kind::Describe => self.on_describe(&r, ok),
@@ -669,6 +765,41 @@ impl Engine {
                 self.emit(Event::Error(msg));
             }
         }
+    }
+
+    /// Answers a 401 by sending the request again with credentials; false when it cannot (no
+    /// credentials, or they were refused), leaving the 401 to be reported.
+    fn answer_challenge(&mut self, r: &Response, kind: Kind, now: Instant) -> bool {
+        self.auth_failures += 1;
+        let stale = r
+            .headers
+            .get_all("WWW-Authenticate")
+            .filter_map(AuthHeader::parse)
+            .any(|h| {
+                h.get("stale")
+                    .is_some_and(|s| s.eq_ignore_ascii_case("true"))
+            });
+        if self.opts.target.user.is_none() {
+            self.emit(Event::Error(
+                "the server wants a user name and password: rtsp://USER:PASSWORD@host/...".into(),
+            ));
+            return false;
+        }
+        if self.auth_failures > 2 && !stale {
+            self.emit(Event::Error(
+                "the server refused the user name or password".into(),
+            ));
+            return false;
+        }
+        let Some(c) = Challenge::choose(r.headers.get_all("WWW-Authenticate")) else {
+            self.emit(Event::Error(
+                "the server asks for an authentication scheme we do not speak".into(),
+            ));
+            return false;
+        };
+        self.auth = Some(c);
+        self.send_request(kind, None, now);
+        true
     }
 
     fn on_describe(&mut self, r: &Response, ok: bool) {

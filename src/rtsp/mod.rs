@@ -1,5 +1,6 @@
 //! RTSP 1.0 (RFC 2326): messages, typed headers, SDP and the session state machine.
 
+pub mod auth;
 pub mod headers;
 pub mod message;
 pub mod sdp;

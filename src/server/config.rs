@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::server::auth::AuthConfig;
+
 /// Everything the server needs to start. `Default` gives the values `rtspd --help` documents.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -24,6 +26,10 @@ pub struct Config {
     pub session_timeout: Duration,
     pub max_sessions: usize,
     pub max_connections: usize,
+    /// Connections one client address may hold at once; more are closed on accept.
+    pub max_connections_per_peer: usize,
+    /// A connection with no session that sends nothing for this long is closed (slowloris).
+    pub idle_timeout: Duration,
     /// Loop movies at their end (the seed server's behaviour); false ends with RTCP BYE.
     pub looping: bool,
     /// How long the classic lab client's request (no blank line at its end) may sit idle before it
@@ -38,6 +44,8 @@ pub struct Config {
     pub max_head: usize,
     pub max_headers: usize,
     pub max_body: usize,
+    /// Credentials every method but OPTIONS must carry; None serves everyone.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Config {
@@ -52,6 +60,8 @@ impl Default for Config {
             session_timeout: Duration::from_secs(60),
             max_sessions: 1000,
             max_connections: 4096,
+            max_connections_per_peer: 64,
+            idle_timeout: Duration::from_secs(30),
             looping: true,
             lab_grace: Duration::from_millis(30),
             max_queue: 512 * 1024,
@@ -59,6 +69,7 @@ impl Default for Config {
             max_head: 8192,
             max_headers: 64,
             max_body: 64 * 1024,
+            auth: None,
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct Conn {
     pub last_rx: Instant,
     /// A lab-dialect request is waiting for its grace time to pass.
     pub grace_pending: bool,
+    /// Since when unparsed input has been waiting: a request dribbled in a byte at a time
+    /// (slowloris) is cut off after the idle time-out even though bytes keep coming.
+    pub partial_since: Option<Instant>,
     input_cap: usize,
 }
 
@@ -66,6 +69,7 @@ impl Conn {
             read_paused: false,
             last_rx: now,
             grace_pending: false,
+            partial_since: None,
             input_cap: max_request.max(MAX_INTERLEAVED),
         }
     }
@@ -93,6 +97,9 @@ impl Conn {
                 Ok(n) => {
                     self.input.truncate(start + n);
                     self.last_rx = now;
+                    if start == 0 {
+                        self.partial_since = Some(now);
+                    }
                     got = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -23,6 +23,7 @@ use crate::rtp::rtcp;
 use crate::rtsp::headers::{parse_transports, NptRange, RtpInfo, Transport};
 use crate::rtsp::message::{Method, Request, Response, StatusCode};
 use crate::rtsp::sdp;
+use crate::server::auth::{Authenticator, Verdict};
 use crate::server::catalog::{movie_name_from_uri, Catalog};
 use crate::server::config::Config;
 use crate::server::stream::{Stream, CLOCK_RATE};
@@ -153,11 +154,19 @@ pub struct Core {
     scratch_headers: Vec<[u8; RtpHeader::LEN]>,
     scratch_prefix: Vec<[u8; 4]>,
     rtp_port: u16,
+    auth: Option<Authenticator>,
 }
 
 impl Core {
-    pub fn new(config: Config, catalog: Catalog, rtp_port: u16, now: Instant) -> Core {
-        Core {
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        rtp_port: u16,
+        now: Instant,
+    ) -> Result<Core, String> {
+        let auth = config.auth.clone().map(Authenticator::new).transpose()?;
+        Ok(Core {
+            auth,
             config,
             catalog,
             movies: HashMap::new(),
@@ -168,7 +177,7 @@ impl Core {
             scratch_headers: Vec::new(),
             scratch_prefix: Vec::new(),
             rtp_port,
-        }
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -181,6 +190,20 @@ impl Core {
 
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Connections that set up a live session or carry one (interleaved).
+    pub fn connections_with_sessions(&self) -> std::collections::HashSet<ConnId> {
+        let mut set = std::collections::HashSet::new();
+        for s in self.sessions.values() {
+            if let Some(c) = s.conn {
+                set.insert(c);
+            }
+            if let Delivery::Tcp { conn, .. } = s.delivery {
+                set.insert(conn);
+            }
+        }
+        set
     }
 
     /// Loads every movie in the media folder, logging one line each; returns how many can be
@@ -253,6 +276,31 @@ impl Core {
             let mut r = plain(StatusCode::OPTION_NOT_SUPPORTED, cseq);
             r.headers.append("Unsupported", req_opts.trim());
             return r;
+        }
+        if let (Some(auth), false) = (self.auth.as_mut(), req.method == Method::Options) {
+            // Every method but OPTIONS needs credentials (RFC 2326 §10.1 lets OPTIONS probe).
+            let verdict = auth.check(
+                &req.method.to_string(),
+                req.headers.get("Authorization"),
+                conn.peer.ip(),
+                wall,
+            );
+            match verdict {
+                Verdict::Allowed => {}
+                Verdict::Challenge { stale } => {
+                    let mut r = plain(StatusCode::UNAUTHORIZED, cseq);
+                    for c in auth.challenges(wall, stale) {
+                        r.headers.append("WWW-Authenticate", &c);
+                    }
+                    r.headers.append("Server", SERVER);
+                    return r;
+                }
+                Verdict::Locked => {
+                    let mut r = plain(StatusCode::FORBIDDEN, cseq);
+                    r.headers.append("Server", SERVER);
+                    return r;
+                }
+            }
         }
         let result = match &req.method {
             Method::Options => Ok(self.options(conn, req, cseq, now)),
@@ -1153,7 +1201,7 @@ mod tests {
         };
         tweak(&mut config);
         let t0 = Instant::now();
-        let core = Core::new(config, Catalog::new(&dir).unwrap(), 6970, t0);
+        let core = Core::new(config, Catalog::new(&dir).unwrap(), 6970, t0).unwrap();
         let conn = ConnInfo {
             id: 1,
             peer: "127.0.0.1:40000".parse().unwrap(),

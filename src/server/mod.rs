@@ -1,6 +1,7 @@
 //! rtspd: the server. [`core`] holds the protocol logic (sans-IO); [`reactor`] drives it from one
 //! mio thread with the sockets; the rest are its parts.
 
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod conn;

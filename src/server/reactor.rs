@@ -6,8 +6,9 @@
 //! `WouldBlock`, and a connection that stops being read for backpressure is remembered and read
 //! again when its output drains. WRITABLE interest is registered only while output is pending.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -65,11 +66,14 @@ struct Conns {
     slots: Vec<Option<Conn>>,
     free: Vec<usize>,
     count: usize,
+    /// Open connections per peer address, for `max_connections_per_peer`.
+    per_peer: HashMap<IpAddr, usize>,
 }
 
 impl Conns {
     fn insert(&mut self, conn: Conn) -> usize {
         self.count += 1;
+        *self.per_peer.entry(conn.peer.ip()).or_insert(0) += 1;
         match self.free.pop() {
             Some(i) => {
                 self.slots[i] = Some(conn);
@@ -89,6 +93,12 @@ impl Conns {
     fn remove(&mut self, i: usize) -> Option<Conn> {
         let c = self.slots.get_mut(i)?.take()?;
         self.count -= 1;
+        if let Some(n) = self.per_peer.get_mut(&c.peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_peer.remove(&c.peer.ip());
+            }
+        }
         self.free.push(i);
         Some(c)
     }
@@ -149,7 +159,10 @@ pub struct Server {
     shutdown: ShutdownHandle,
     rtsp_addr: SocketAddr,
     rtp_addr: SocketAddr,
-    refused_logged: bool,
+    /// When a connection limit was last logged: refusals are logged at most every 10 s.
+    refused_logged: Option<Instant>,
+    /// Next sweep for idle connections.
+    next_sweep: Instant,
     signals: Option<SignalFd>,
 }
 
@@ -180,7 +193,7 @@ impl Server {
             max_headers: config.max_headers,
             max_body: config.max_body,
         };
-        let mut core = Core::new(config, catalog, rtp_addr.port(), now);
+        let mut core = Core::new(config, catalog, rtp_addr.port(), now).map_err(StartError)?;
         core.load_catalog();
         let mut server = Server {
             poll,
@@ -200,7 +213,8 @@ impl Server {
             },
             rtsp_addr,
             rtp_addr,
-            refused_logged: false,
+            refused_logged: None,
+            next_sweep: now + Duration::from_secs(1),
             signals: None,
         };
         let reg = server.poll.registry();
@@ -251,10 +265,14 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
-            let next = [self.core.poll_timeout(), self.grace.next_deadline()]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [
+                self.core.poll_timeout(),
+                self.grace.next_deadline(),
+                Some(self.next_sweep),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = next.map(|t| t.saturating_duration_since(now));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -291,6 +309,10 @@ impl Server {
                 return self.stop(now, wall);
             }
             self.run_timers(now, wall);
+            if now >= self.next_sweep {
+                self.next_sweep = now + Duration::from_secs(1);
+                self.close_idle(now, wall);
+            }
             self.flush_dirty(now, wall);
         }
     }
@@ -322,17 +344,31 @@ impl Server {
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    if self.conns.count >= self.core.config().max_connections {
-                        if !self.refused_logged {
-                            warn!(
-                                "connection limit {} reached; refusing {peer} and others",
-                                self.core.config().max_connections
-                            );
-                            self.refused_logged = true;
+                    let config = self.core.config();
+                    let from_peer = self.conns.per_peer.get(&peer.ip()).copied().unwrap_or(0);
+                    let refusal = if self.conns.count >= config.max_connections {
+                        Some(format!(
+                            "connection limit {} reached",
+                            config.max_connections
+                        ))
+                    } else if from_peer >= config.max_connections_per_peer {
+                        Some(format!(
+                            "{} has {from_peer} connections, the most one address may have",
+                            peer.ip()
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(why) = refusal {
+                        if self
+                            .refused_logged
+                            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
+                        {
+                            warn!("{why}: refusing {peer} (and others, logged at most every 10 s)");
+                            self.refused_logged = Some(now);
                         }
                         continue; // dropping the stream closes it
                     }
-                    self.refused_logged = false;
                     let _ = stream.set_nodelay(true);
                     let local = stream.local_addr().unwrap_or(self.rtsp_addr);
                     self.serial += 1;
@@ -536,6 +572,9 @@ impl Server {
         }
         input.drain(..used);
         if let Some(c) = self.conns.get_mut(slot) {
+            if input.is_empty() {
+                c.partial_since = None;
+            }
             if c.input.is_empty() {
                 c.input = input;
             } else {
@@ -614,6 +653,38 @@ impl Server {
                     self.close(slot, now, wall);
                 }
             }
+        }
+    }
+
+    /// Closes connections that carry no session and have sent nothing for the idle time-out
+    /// (slowloris and forgotten clients), so they cannot hold connection slots forever.
+    fn close_idle(&mut self, now: Instant, wall: SystemTime) {
+        let idle = self.core.config().idle_timeout;
+        let busy = self.core.connections_with_sessions();
+        let stale: Vec<usize> = self
+            .conns
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+            .filter(|(i, c)| {
+                let quiet = !busy.contains(i) && now.saturating_duration_since(c.last_rx) >= idle;
+                let dribbling = c
+                    .partial_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= idle);
+                quiet || dribbling
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if !stale.is_empty() {
+            info!(
+                "closing {} connection(s) idle for {}s without a session, or with a request unfinished that long",
+                stale.len(),
+                idle.as_secs()
+            );
+        }
+        for slot in stale {
+            self.close(slot, now, wall);
         }
     }
 
