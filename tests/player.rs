@@ -380,6 +380,30 @@ mod binary {
     }
 
     #[test]
+    fn ctrl_c_tears_down_and_exits_zero() {
+        let server = TestServer::start(|_| {});
+        let child = Proc::new(BIN)
+            .args([&server.url("movie.Mjpeg"), "--headless", "--autoplay"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let sent = Instant::now();
+        let out = child.wait_with_output().unwrap();
+        assert!(sent.elapsed() < Duration::from_secs(3));
+        assert!(out.status.success(), "{:?}", out.status);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("torn down"),
+            "TEARDOWN answered before exit: {err}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("summary:"));
+    }
+
+    #[test]
     fn bad_arguments_and_unreachable_servers_get_one_line() {
         let out = run(&["only-two", "args"], &[]);
         assert_eq!(out.status.code(), Some(2));

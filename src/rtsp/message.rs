@@ -423,6 +423,10 @@ fn parse_inner(
     let mut line_start = 0;
     for (i, &b) in buf.iter().enumerate() {
         if b == b'\n' {
+            if line_start == 0 {
+                // A first line that cannot start a message fails now, not at the size limit.
+                check_start_line(buf[..i].strip_suffix(b"\r").unwrap_or(&buf[..i]))?;
+            }
             let line = &buf[line_start..i];
             if line.is_empty() || line == b"\r" {
                 head_end = Some((line_start, i + 1));

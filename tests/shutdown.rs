@@ -1,0 +1,98 @@
+//! SIGINT/SIGTERM: rtspd says RTCP BYE to every playing session and exits 0 within a second.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{small_movie, udp_pair, Client, TempDir};
+use rtsp_mjpeg::rtp::rtcp::{Compound, Packet};
+
+fn start_rtspd(media: &TempDir) -> (std::process::Child, std::net::SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_rtspd"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--rtp-port",
+            "0",
+        ])
+        .arg("--media")
+        .arg(&media.0)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "rtspd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, addr)
+}
+
+#[test]
+fn signals_end_sessions_with_bye_and_exit_zero() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let media = TempDir::new("shutdown");
+        std::fs::write(media.0.join("movie.Mjpeg"), small_movie().to_lab_bytes()).unwrap();
+        let (mut child, addr) = start_rtspd(&media);
+        let url = format!("rtsp://{addr}/movie.Mjpeg");
+        let (rtp, rtcp) = udp_pair();
+        let port = rtp.local_addr().unwrap().port();
+        let mut c = Client::connect(addr);
+        let r = c.request(
+            "SETUP",
+            &url,
+            &[(
+                "Transport",
+                &format!("RTP/AVP;unicast;client_port={port}-{}", port + 1),
+            )],
+        );
+        let id = r.session();
+        assert_eq!(c.request("PLAY", &url, &[("Session", &id)]).status, 200);
+        let mut buf = [0u8; 2048];
+        rtp.recv(&mut buf).expect("frames flow");
+
+        let sent = Instant::now();
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(1),
+                "still running 1 s after the signal"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            status.success(),
+            "exit status {status:?} after signal {signal}"
+        );
+        // The BYE: a compound with SR, SDES and BYE on the RTCP port.
+        rtcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let mut bye = false;
+        while let Ok(n) = rtcp.recv(&mut buf) {
+            bye |= Compound::new(&buf[..n])
+                .flatten()
+                .any(|p| matches!(p, Packet::Bye(_)));
+            if bye {
+                break;
+            }
+        }
+        assert!(bye, "RTCP BYE after signal {signal}");
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "nothing new is answered"
+        );
+    }
+}
