@@ -181,39 +181,16 @@ fn credentials_never_reach_the_log() {
         common::small_movie().to_lab_bytes(),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = Proc::new(env!("CARGO_BIN_EXE_rtspd"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--rtp-port",
-            "0",
-        ])
-        .arg("--media")
-        .arg(&media.0)
-        .args([
+    let (server, addr) = common::spawn_rtspd(
+        &media.0,
+        &[
             "--auth",
             "alice:s3cret-pass",
             "--auth-methods",
             "digest,basic",
-        ])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "rtspd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        ],
+        "debug",
+    );
     let url = format!("rtsp://{addr}/movie.Mjpeg");
     let mut c = Client::connect(addr);
     let good = basic_authorization("alice", "s3cret-pass");

@@ -2,49 +2,17 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{small_movie, udp_pair, Client, TempDir};
+use common::{small_movie, spawn_rtspd, udp_pair, Client, TempDir};
 use rtsp_mjpeg::rtp::rtcp::{Compound, Packet};
-
-fn start_rtspd(media: &TempDir) -> (std::process::Child, std::net::SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_rtspd"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--rtp-port",
-            "0",
-        ])
-        .arg("--media")
-        .arg(&media.0)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "rtspd did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, addr)
-}
 
 #[test]
 fn signals_end_sessions_with_bye_and_exit_zero() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let media = TempDir::new("shutdown");
         std::fs::write(media.0.join("movie.Mjpeg"), small_movie().to_lab_bytes()).unwrap();
-        let (mut child, addr) = start_rtspd(&media);
+        let (mut child, addr) = spawn_rtspd(&media.0, &[], "info");
         let url = format!("rtsp://{addr}/movie.Mjpeg");
         let (rtp, rtcp) = udp_pair();
         let port = rtp.local_addr().unwrap().port();

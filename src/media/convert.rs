@@ -28,8 +28,6 @@ pub const MAX_DIMENSION: u16 = 2032;
 pub const DEFAULT_FPS: f64 = 24.0;
 /// JPEG quality when `--quality` is not given.
 pub const DEFAULT_QUALITY: u8 = 75;
-/// Largest picture decoded from an MJPEG input, so a hostile header cannot ask for gigabytes.
-const MAX_DECODE_DIMENSION: usize = 8192;
 
 /// What the user asked for; `None` means "as the source".
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -352,23 +350,8 @@ pub fn encode_rgb(rgb: &[u8], width: u16, height: u16, quality: u8) -> Result<Ve
 /// Decodes any JPEG zune-jpeg reads (progressive, 4:4:4, optimized tables...) to RGB8,
 /// returning (pixels, width, height).
 pub fn decode_rgb(data: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
-    use zune_jpeg::zune_core::{
-        bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
-    };
-    let options = DecoderOptions::default()
-        .jpeg_set_out_colorspace(ColorSpace::RGB)
-        .set_max_width(MAX_DECODE_DIMENSION)
-        .set_max_height(MAX_DECODE_DIMENSION);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), options);
-    let pixels = decoder.decode().map_err(|e| e.to_string())?;
-    let (width, height) = decoder.dimensions().ok_or("no dimensions")?;
-    if width == 0 || height == 0 || pixels.len() != width * height * 3 {
-        return Err(format!(
-            "decoded {} bytes for {width}x{height} RGB",
-            pixels.len()
-        ));
-    }
-    Ok((pixels, width, height))
+    let img = crate::jpeg::decode_rgb(data)?;
+    Ok((img.pixels, img.width, img.height))
 }
 
 /// Scales RGB8 pixels bilinearly from `sw`x`sh` to `dw`x`dh`.

@@ -322,15 +322,9 @@ impl Server {
             "shutting down: ending {} sessions",
             self.core.session_count()
         );
-        let mut io = Io {
-            rtp: &self.rtp,
-            rtcp: &self.rtcp,
-            udp: &mut self.udp,
-            conns: &mut self.conns,
-            dirty: &mut self.dirty,
-            max_queue: usize::MAX,
-        };
-        self.core.shutdown(now, wall, &mut io);
+        let (core, mut io) = self.parts();
+        io.max_queue = usize::MAX; // the last reports go out whatever is queued
+        core.shutdown(now, wall, &mut io);
         let slots: Vec<usize> = (0..self.conns.slots.len()).collect();
         for slot in slots {
             if let Some(c) = self.conns.get_mut(slot) {
@@ -495,15 +489,8 @@ impl Server {
                     used += n;
                     match msg {
                         Message::Request(req) => {
-                            let mut io = Io {
-                                rtp: &self.rtp,
-                                rtcp: &self.rtcp,
-                                udp: &mut self.udp,
-                                conns: &mut self.conns,
-                                dirty: &mut self.dirty,
-                                max_queue: self.core.config().max_queue,
-                            };
-                            let resp = self.core.handle_request(&info, &req, now, wall, &mut io);
+                            let (core, mut io) = self.parts();
+                            let resp = core.handle_request(&info, &req, now, wall, &mut io);
                             debug!(
                                 "{}: {} {} -> {}",
                                 info.peer, req.method, req.uri, resp.status.0
@@ -585,16 +572,23 @@ impl Server {
         }
     }
 
-    fn run_timers(&mut self, now: Instant, wall: SystemTime) {
-        let mut io = Io {
+    /// The core and the sockets it sends through, borrowed apart.
+    fn parts(&mut self) -> (&mut Core, Io<'_>) {
+        let max_queue = self.core.config().max_queue;
+        let io = Io {
             rtp: &self.rtp,
             rtcp: &self.rtcp,
             udp: &mut self.udp,
             conns: &mut self.conns,
             dirty: &mut self.dirty,
-            max_queue: self.core.config().max_queue,
+            max_queue,
         };
-        self.core.handle_timeout(now, wall, &mut io);
+        (&mut self.core, io)
+    }
+
+    fn run_timers(&mut self, now: Instant, wall: SystemTime) {
+        let (core, mut io) = self.parts();
+        core.handle_timeout(now, wall, &mut io);
         let grace = self.core.config().lab_grace;
         while let Some((_, (slot, serial))) = self.grace.poll_expired(now) {
             let Some(c) = self.conns.get_mut(slot) else {
@@ -694,15 +688,8 @@ impl Server {
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
         debug!("connection from {} closed", c.peer);
-        let mut io = Io {
-            rtp: &self.rtp,
-            rtcp: &self.rtcp,
-            udp: &mut self.udp,
-            conns: &mut self.conns,
-            dirty: &mut self.dirty,
-            max_queue: self.core.config().max_queue,
-        };
-        self.core.connection_closed(slot, now, wall, &mut io);
+        let (core, mut io) = self.parts();
+        core.connection_closed(slot, now, wall, &mut io);
     }
 }
 

@@ -367,3 +367,37 @@ pub fn seed_movie(test: &str) -> Option<PathBuf> {
     eprintln!("\n*** SKIPPED {test}: seed movie not found; set RTSP_MJPEG_SEED ***\n");
     None
 }
+
+/// The rtspd binary on a free loopback port with `media` as its folder and `extra` flags; returns
+/// the child (stderr piped, RUST_LOG as given) once it accepts connections.
+pub fn spawn_rtspd(media: &Path, extra: &[&str], log: &str) -> (std::process::Child, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rtspd"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--rtp-port",
+            "0",
+        ])
+        .arg("--media")
+        .arg(media)
+        .args(extra)
+        .env("RUST_LOG", log)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rtspd starts");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "rtspd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, addr)
+}
