@@ -31,8 +31,17 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
+mkdir -p target
+rm -f target/skipped-tests.txt
 cargo test --all-targets 2>&1 | tee target/test.log
 echo "== doc tests"
 cargo test --doc
 echo "== server-only build (no SDL2)"
 cargo build --no-default-features --bins
+
+if [ -s target/skipped-tests.txt ]; then
+  echo "== SKIPPED TESTS (they did not run):"
+  sed 's/^/   /' target/skipped-tests.txt
+else
+  echo "== every test ran (none skipped)"
+fi

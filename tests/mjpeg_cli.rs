@@ -4,6 +4,8 @@
 //! Tests that need ffmpeg skip loudly when it is missing, unless RTSP_MJPEG_REQUIRE_TOOLS is set,
 //! which makes them fail instead.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -118,7 +120,9 @@ fn ffmpeg_or_skip(test: &str) -> bool {
     if std::env::var_os("RTSP_MJPEG_REQUIRE_TOOLS").is_some() {
         panic!("{test}: ffmpeg/ffprobe not installed and RTSP_MJPEG_REQUIRE_TOOLS is set");
     }
-    eprintln!("SKIPPED: ffmpeg not installed ({test}; apt-get install ffmpeg)");
+    common::skipped(&format!(
+        "{test}: ffmpeg not installed (apt-get install ffmpeg)"
+    ));
     false
 }
 

@@ -347,9 +347,9 @@ pub fn have_tool(tool: &str, test: &str) -> bool {
         if std::env::var_os("RTSP_MJPEG_REQUIRE_TOOLS").is_some() {
             panic!("{test}: `{tool}` is not installed (scripts/test.sh installs it)");
         }
-        eprintln!(
-            "\n*** SKIPPED {test}: `{tool}` is not installed; scripts/test.sh installs it ***\n"
-        );
+        skipped(&format!(
+            "{test}: `{tool}` is not installed; scripts/test.sh installs it"
+        ));
     }
     found
 }
@@ -360,11 +360,14 @@ pub fn seed_movie(test: &str) -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("RTSP_MJPEG_SEED").map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/movie.Mjpeg")),
+        Some(PathBuf::from("/work/shared/seed/movie.Mjpeg")),
     ];
     if let Some(p) = candidates.into_iter().flatten().find(|p| p.is_file()) {
         return Some(p);
     }
-    eprintln!("\n*** SKIPPED {test}: seed movie not found; set RTSP_MJPEG_SEED ***\n");
+    skipped(&format!(
+        "{test}: the seed movie is not at ../shared/seed/movie.Mjpeg; set RTSP_MJPEG_SEED"
+    ));
     None
 }
 
@@ -400,4 +403,18 @@ pub fn spawn_rtspd(media: &Path, extra: &[&str], log: &str) -> (std::process::Ch
         std::thread::sleep(Duration::from_millis(20));
     }
     (child, addr)
+}
+
+/// Says a test did not run: on stderr (shown with --nocapture or on failure) and in
+/// target/skipped-tests.txt, which scripts/test.sh prints after the run, so a skip is never silent.
+pub fn skipped(what: &str) {
+    eprintln!("\n*** SKIPPED {what} ***\n");
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/skipped-tests.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(f, "{what}");
+    }
 }
