@@ -93,6 +93,9 @@ pub struct JpegInfo {
     /// The entropy-coded data, up to and excluding EOI.
     pub scan: Range<usize>,
     pub has_eoi: bool,
+    /// The SOS segment's contents (after its length): components, their Huffman tables and the
+    /// spectral selection, which RFC 2435 does not send but fixes.
+    pub sos: Vec<u8>,
 }
 
 /// What RFC 2435's headers carry for a frame that [`JpegInfo::carriable`] accepted.
@@ -136,6 +139,7 @@ pub fn parse(data: &[u8]) -> Result<JpegInfo, JpegError> {
         huffman: Huffman::Implied,
         restart_interval: 0,
         scan: 0..0,
+        sos: Vec::new(),
         has_eoi: false,
     };
     let mut dht_standard = true;
@@ -244,6 +248,7 @@ pub fn parse(data: &[u8]) -> Result<JpegInfo, JpegError> {
                 if info.components.is_empty() {
                     return Err(err(at - 2, "SOS before SOF"));
                 }
+                info.sos = seg.to_vec();
                 let start = at + len;
                 let (end, eoi) = scan_end(data, start);
                 info.scan = start..end;
@@ -359,6 +364,20 @@ impl JpegInfo {
         let (Some(luma), Some(chroma)) = (self.table(c[0].tq), self.table(c[1].tq)) else {
             return no("a component's quantization table is not defined".into());
         };
+        // A receiver rebuilds a fixed scan header (RFC 2435 Appendix A): the three components in
+        // frame order, luma on Huffman tables 0/0, chroma on 1/1, one full-spectrum pass.
+        let expected = [3, c[0].id, 0x00, c[1].id, 0x11, c[2].id, 0x11, 0, 63, 0];
+        if self.sos != expected {
+            return no(format!(
+                "its scan header ({}) is not the one RFC 2435 receivers rebuild (components in \
+                 order, Huffman tables 0 for luma and 1 for chroma, one full pass)",
+                self.sos
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
         if !self.has_eoi && self.scan.is_empty() {
             return no("empty scan".into());
         }
@@ -542,6 +561,14 @@ pub(crate) mod tests {
         jpeg[last_symbol] = 10;
         let why = parse(&jpeg).unwrap().carriable().unwrap_err().0;
         assert!(why.contains("Huffman"), "{why}");
+
+        // Luma coded with AC table 1: valid JPEG, but not the scan header receivers rebuild.
+        let mut jpeg = encode(16, 16, jpeg_encoder::SamplingFactor::F_2_2, None);
+        let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        assert_eq!(jpeg[sos + 6], 0x00, "luma's table selectors");
+        jpeg[sos + 6] = 0x01;
+        let why = parse(&jpeg).unwrap().carriable().unwrap_err().0;
+        assert!(why.contains("scan header"), "{why}");
 
         let mut jpeg = encode(16, 16, jpeg_encoder::SamplingFactor::F_2_2, None);
         let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
