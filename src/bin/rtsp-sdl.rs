@@ -287,12 +287,23 @@ mod window {
                 return Ok(());
             }
             let (w, h, rgba) = overlay::text_panel(&lines, 2);
-            let mut t = tc
-                .create_texture_static(PixelFormatEnum::ABGR8888, w as u32, h as u32)
-                .map_err(|e| e.to_string())?;
-            t.set_blend_mode(BlendMode::Blend);
-            t.update(None, &rgba, w * 4).map_err(|e| e.to_string())?;
-            self.texture = Some((t, w as u32, h as u32));
+            let (w32, h32) = (w as u32, h as u32);
+            // The text changes with every frame (its count) but rarely its size: reuse the
+            // texture then, rather than create one per frame.
+            if self
+                .texture
+                .as_ref()
+                .is_none_or(|(_, tw, th)| (*tw, *th) != (w32, h32))
+            {
+                let mut t = tc
+                    .create_texture_static(PixelFormatEnum::ABGR8888, w32, h32)
+                    .map_err(|e| e.to_string())?;
+                t.set_blend_mode(BlendMode::Blend);
+                self.texture = Some((t, w32, h32));
+            }
+            if let Some((t, _, _)) = self.texture.as_mut() {
+                t.update(None, &rgba, w * 4).map_err(|e| e.to_string())?;
+            }
             self.lines = lines;
             Ok(())
         }
