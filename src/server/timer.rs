@@ -143,24 +143,27 @@ impl<T> TimerWheel<T> {
 
     /// The earliest tick with anything in it: (level, slot, first tick the slot covers).
     fn next_slot(&self) -> Option<(usize, usize, u64)> {
+        let mut best: Option<(usize, usize, u64)> = None;
         for level in 0..LEVELS {
             if self.occupied[level] == 0 {
                 continue;
             }
             let shift = 6 * level;
             let now_slot = (self.elapsed >> shift) & 63;
-            // Entries at this level share elapsed's digits above it, so their slot is >= now_slot.
             let bits = self.occupied[level] & (!0u64 << now_slot);
-            let slot = u64::from(bits.trailing_zeros());
             if bits == 0 {
                 continue;
             }
+            let slot = u64::from(bits.trailing_zeros());
             let level_span = 1u64 << (shift + 6);
             let base = self.elapsed & !(level_span - 1);
             let tick = (base + (slot << shift)).max(self.elapsed);
-            return Some((level, slot as usize, tick));
+            // Earliest tick wins; on a tie the higher level, so its entries cascade first.
+            if best.is_none_or(|(_, _, t)| tick <= t) {
+                best = Some((level, slot as usize, tick));
+            }
         }
-        None
+        best
     }
 
     /// When the next entry is due (or a slot must cascade): what a reactor sleeps until.
@@ -307,6 +310,26 @@ mod tests {
         assert_eq!(drain(&mut w, t0 + ms(6)), vec![2]);
     }
 
+    /// Two sessions re-arming 42 ms after each deadline: once one timer sits in level 0 of the
+    /// next span while the other waits in level 1 to cascade, the earliest must still win.
+    /// (next_slot once returned the lowest occupied level, so 84 fired at 105.)
+    #[test]
+    fn a_higher_level_slot_due_first_is_not_starved() {
+        let t0 = Instant::now();
+        let mut w = TimerWheel::new(t0, ms(1));
+        w.insert(t0, 0u32);
+        w.insert(t0 + ms(21), 1);
+        let mut due = [0u64, 21];
+        for now in 0..=400u64 {
+            while let Some((_, v)) = w.poll_expired(t0 + ms(now)) {
+                let d = &mut due[v as usize];
+                assert_eq!(now, *d, "timer {v} due at {} fired at {now}", *d);
+                *d += 42;
+                w.insert(t0 + ms(*d), v);
+            }
+        }
+    }
+
     #[test]
     fn cancel_and_stale_keys() {
         let t0 = Instant::now();
@@ -369,6 +392,28 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Periodic timers, as sessions are: each fires exactly at its deadline (whole ticks,
+        /// polled every tick) and re-arms one period later.
+        #[test]
+        fn periodic_timers_fire_on_time(periods in proptest::collection::vec((1u64..300, 0u64..300), 1..40)) {
+            let t0 = Instant::now();
+            let mut w = TimerWheel::new(t0, ms(1));
+            let mut due: Vec<u64> = periods.iter().map(|&(_, first)| first).collect();
+            for (i, d) in due.iter().enumerate() {
+                w.insert(t0 + ms(*d), i);
+            }
+            for now in 0..3000u64 {
+                while let Some((_, i)) = w.poll_expired(t0 + ms(now)) {
+                    proptest::prop_assert_eq!(now, due[i]);
+                    due[i] += periods[i].0;
+                    w.insert(t0 + ms(due[i]), i);
+                }
+            }
+            for d in &due {
+                proptest::prop_assert!(*d >= 3000, "a timer due at {} never fired", d);
+            }
+        }
+
         /// Against a sorted reference: the same values fire, never before their deadline and at
         /// the first poll at or past it (deadlines here are whole ticks).
         #[test]
