@@ -103,8 +103,13 @@ log "building"
 run cargo build --release --no-default-features --bin rtspd
 
 mkdir -p "$WORK/media"
-if [[ -f media/movie.Mjpeg ]]; then
-    run cp media/movie.Mjpeg "$WORK/media/movie.Mjpeg"
+# The movie: $MOVIE, else the seed's sample (what the targets are set on), else
+# media/movie.Mjpeg, else the built-in test movie.
+MOVIE=${MOVIE:-}
+if [[ -z $MOVIE && -f ../shared/seed/movie.Mjpeg ]]; then MOVIE=../shared/seed/movie.Mjpeg; fi
+if [[ -z $MOVIE && -f media/movie.Mjpeg ]]; then MOVIE=media/movie.Mjpeg; fi
+if [[ -n $MOVIE ]]; then
+    run cp "$MOVIE" "$WORK/media/movie.Mjpeg"
 else
     # rtspd writes the built-in test movie into a folder without one, then listens.
     port=$(free_port)
@@ -163,7 +168,8 @@ ok = j["ok_sessions"]
 whole = ticks * 1000 / hz / (ok * secs) if ok else float("nan")
 print(name, n, j["frames_per_s_per_session"]["median"], f"{j['loss_ratio'] * 100:.3f}",
       srv.get("cpu_ms_per_stream_s", "-"), f"{whole:.2f}", srv.get("peak_rss_mb", "-"),
-      j["frames_per_s_per_session"]["min"], ok, j.get("client_cpu_pct", "-"))
+      j["frames_per_s_per_session"]["min"], ok, j.get("client_cpu_pct", "-"),
+      *(j.get("lateness_ms", {}).get(k, "-") for k in ("p50", "p99", "max")))
 EOF
 }
 
@@ -208,19 +214,20 @@ notes = []
 steady = {(r[0], r[1]): r[4] for r in rows}
 print("| server | sessions | fps/session (median) | fps/session (min) | loss % "
       "| CPU ms per stream-second (steady) | CPU ms per stream-second (whole run) "
-      "| peak RSS MB | CPU gst/rtspd | load client CPU % |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| peak RSS MB | CPU gst/rtspd | load client CPU % | lateness p50 / p99 / max ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     name, n, fps, loss, cpu, whole, rss = r[:7]
     fps_min = r[7] if len(r) > 7 else "-"
     client = r[9] if len(r) > 9 else "-"
+    late = " / ".join(r[10:13]) if len(r) > 12 else "-"
     ratio = ""
     if name != "rtspd":
         try:
             ratio = f"{float(cpu) / float(steady[('rtspd', n)]):.1f}x"
         except (KeyError, ValueError, ZeroDivisionError):
             ratio = "-"
-    print(f"| {name} | {n} | {fps} | {fps_min} | {loss} | {cpu} | {whole} | {rss} | {ratio} | {client} |")
+    print(f"| {name} | {n} | {fps} | {fps_min} | {loss} | {cpu} | {whole} | {rss} | {ratio} | {client} | {late} |")
     try:
         if float(fps) < 0.95 * fps_target and float(client) < 80:
             notes.append(f"{name} at {n} sessions delivered {fps} fps a session (of {fps_target:g}) "

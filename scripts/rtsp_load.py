@@ -20,6 +20,10 @@ sessions x window seconds), `peak_rss_mb`. CPU time is the sum over the server's
 reported as `cpu_s_ticks`) moves in 10 ms clock ticks, too coarse for a server that needs a few
 ms a second.
 
+`lateness_ms` {p50, p99, max}: how late each frame ended (its marker packet arrived) against the
+schedule its RTP timestamp gives, anchored at the session's most punctual frame; it includes the
+client's own delay in reading, so it is an upper bound on the server's.
+
 `interframe_jitter_ms` is the standard deviation of the intervals between frame ends (marker
 packets) of a session: 0 for a perfectly paced stream.
 
@@ -76,6 +80,7 @@ class Session:
         self.frames = 0
         self.lost = 0
         self.frame_times = []
+        self.frame_stamps = []
 
     # ---- RTSP ----
 
@@ -192,6 +197,7 @@ class Session:
         if pkt[1] & 0x80:
             self.frames += 1
             self.frame_times.append(now)
+            self.frame_stamps.append((pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7])
 
     def on_tcp_readable(self, now, counting):
         data = self.sock.recv(262144)
@@ -378,9 +384,26 @@ def summarize(args, sessions, window, setup_s, failed, cpu):
         if len(ts) >= 3:
             gaps = [b - a for a, b in zip(ts, ts[1:])]
             jitter.append(statistics.pstdev(gaps) * 1000)
+    # Lateness against the schedule the RTP timestamps give (90 kHz): frame k of a session is
+    # due at t0 + (ts_k - ts_0) / 90000, with t0 placed where its most punctual frame arrived,
+    # so lateness is how much later than that each frame ended (arrival of its marker packet).
+    late = []
+    for s in ok:
+        if not s.frame_stamps:
+            continue
+        ts0 = s.frame_stamps[0]
+        offsets = [t - ((ts - ts0) & 0xFFFFFFFF) / 90000 for t, ts in zip(s.frame_times, s.frame_stamps)]
+        base = min(offsets)
+        late.extend((o - base) * 1000 for o in offsets)
+    late.sort()
+
+    def pct(p):
+        return round(late[min(len(late) - 1, max(0, int(-(-p * len(late) // 100)) - 1))], 3) if late else None
+
     packets = sum(s.packets for s in ok)
     lost = sum(s.lost for s in ok)
     out = {
+        "lateness_ms": {"p50": pct(50), "p99": pct(99), "max": round(late[-1], 3) if late else None},
         "url": args.url,
         "transport": "tcp" if args.tcp else "udp",
         "sessions": args.sessions,
