@@ -83,7 +83,9 @@ fn main() -> ExitCode {
     if let Some(path) = &args.record {
         player.send(Command::Record(Some(path.clone())));
     }
-    if args.autoplay {
+    // Windowed, PLAY waits for the window (connecting and DESCRIBE go on meanwhile), so frames
+    // do not queue up, stale, while SDL starts.
+    if args.autoplay && args.headless {
         player.send(Command::Setup);
         player.send(Command::Play);
     }
@@ -352,6 +354,10 @@ mod window {
             .map_err(|e| e.to_string())?;
         let mut canvas = window.into_canvas().build().map_err(|e| e.to_string())?;
         let tc = canvas.texture_creator();
+        if args.autoplay {
+            player.send(Command::Setup);
+            player.send(Command::Play);
+        }
         let mut events = sdl.event_pump()?;
         let mut video_tex: Option<(Texture, usize, usize)> = None;
         let mut panel = Panel {

@@ -98,6 +98,8 @@ pub struct Frame {
     pub position: Option<f64>,
     /// When the packet that completed it arrived.
     pub received: Instant,
+    /// When its decoding finished.
+    pub decoded: Instant,
 }
 
 /// Counters the network side keeps and the UI reads.
@@ -1105,6 +1107,7 @@ impl Engine {
                     jpeg: Arc::new(f.data),
                     position,
                     received,
+                    decoded: Instant::now(),
                 };
                 let mut c = self.counters.lock().unwrap();
                 c.frames_decoded += 1;

@@ -34,6 +34,7 @@ pub struct Player {
     /// Last packet of a frame received to the frame presented.
     pub latency: Samples,
     pub started: Instant,
+    /// When the first frame was decoded (on the network thread).
     pub first_frame: Option<Instant>,
     pub first_shown: Option<Instant>,
 }
@@ -126,11 +127,11 @@ impl Player {
             Ok(f) => f,
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
         };
+        self.first_frame.get_or_insert(latest.decoded);
         while let Ok(f) = self.client.frames.try_recv() {
             self.skipped += 1;
             latest = f;
         }
-        self.first_frame.get_or_insert_with(Instant::now);
         Some(latest)
     }
 
