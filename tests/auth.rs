@@ -85,7 +85,7 @@ fn frames_within(p: &mut Player, n: u64, limit: Duration) -> u64 {
     let deadline = Instant::now() + limit;
     while p.shown < n && Instant::now() < deadline {
         p.poll_events();
-        if let Some(f) = p.next_frame(Duration::from_millis(20)) {
+        if let Some(f) = p.next_frame_in_order(Duration::from_millis(20)) {
             p.presented(&f, Instant::now());
         }
     }

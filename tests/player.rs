@@ -59,7 +59,7 @@ fn frames(p: &mut Player, n: usize, limit: Duration) -> Vec<Frame> {
 }
 
 fn p_frames(p: &mut Player) -> Result<Frame, ()> {
-    p.next_frame(Duration::from_millis(20)).ok_or(())
+    p.next_frame_in_order(Duration::from_millis(20)).ok_or(())
 }
 
 fn number(f: &Frame) -> u32 {

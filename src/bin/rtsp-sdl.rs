@@ -175,7 +175,7 @@ fn headless(player: &mut Player, args: &Args) -> Result<(), String> {
             }
             return reason.map_or(Ok(()), Err);
         }
-        if let Some(f) = player.next_frame(Duration::from_millis(20)) {
+        if let Some(f) = player.next_frame_in_order(Duration::from_millis(20)) {
             player.presented(&f, Instant::now());
             last = Some(f);
         }

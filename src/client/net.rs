@@ -1070,8 +1070,12 @@ impl Engine {
         let Ok(p) = RtpPacket::new_checked(data) else {
             return;
         };
-        if self.state != PlayerState::Playing {
-            return; // stragglers after PAUSE
+        // Media counts while playing, and while PLAY is in flight: a server may send the first
+        // frame before its reply gets here (and the lab server's replies arrive only after a
+        // grace time). Otherwise these are stragglers after PAUSE.
+        let play_pending = matches!(self.pending, Some(Pending { kind: Kind::Play(_), .. }));
+        if self.state != PlayerState::Playing && !play_pending {
+            return;
         }
         let before = self.depack.dropped.total();
         if let Err(e) = self.depack.push(&p) {

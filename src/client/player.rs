@@ -135,6 +135,14 @@ impl Player {
         Some(latest)
     }
 
+    /// The oldest decoded frame not yet taken, waiting up to `wait`: every frame, none skipped
+    /// (headless mode, and tests that check each one).
+    pub fn next_frame_in_order(&mut self, wait: Duration) -> Option<Frame> {
+        let f = self.client.frames.recv_timeout(wait).ok()?;
+        self.first_frame.get_or_insert(f.decoded);
+        Some(f)
+    }
+
     /// Records that `f` went on screen at `at`.
     pub fn presented(&mut self, f: &Frame, at: Instant) {
         self.shown += 1;
