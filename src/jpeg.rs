@@ -96,6 +96,9 @@ pub struct JpegInfo {
     /// The SOS segment's contents (after its length): components, their Huffman tables and the
     /// spectral selection, which RFC 2435 does not send but fixes.
     pub sos: Vec<u8>,
+    /// The colour transform of an Adobe APP14 segment, if there is one: 0 means the components
+    /// are RGB (or CMYK), not YCbCr.
+    pub adobe_transform: Option<u8>,
 }
 
 /// What RFC 2435's headers carry for a frame that [`JpegInfo::carriable`] accepted.
@@ -141,6 +144,7 @@ pub fn parse(data: &[u8]) -> Result<JpegInfo, JpegError> {
         scan: 0..0,
         sos: Vec::new(),
         has_eoi: false,
+        adobe_transform: None,
     };
     let mut dht_standard = true;
     let mut seen_dht = false;
@@ -160,6 +164,12 @@ pub fn parse(data: &[u8]) -> Result<JpegInfo, JpegError> {
         }
         if marker == 0xD9 {
             return Err(err(at - 2, "EOI before any scan"));
+        }
+        if marker == 0x00 || (0x02..=0xBF).contains(&marker) {
+            // FF 00 is stuffing inside a scan and 02-BF are reserved: neither starts a segment
+            // here. Decoders skip such bytes to the next marker, so reading them as a segment
+            // length could hide from this parser a table the decoder then uses.
+            return Err(err(at - 2, "not a marker between header segments"));
         }
         let len = data
             .get(at..at + 2)
@@ -237,6 +247,9 @@ pub fn parse(data: &[u8]) -> Result<JpegInfo, JpegError> {
                     rest = &rest[17 + total..];
                     off += 17 + total;
                 }
+            }
+            0xEE if seg.len() >= 12 && seg.starts_with(b"Adobe") => {
+                info.adobe_transform = Some(seg[11]);
             }
             0xDD => {
                 if seg.len() < 2 {
@@ -355,6 +368,13 @@ impl JpegInfo {
             ));
         }
         let c = &self.components;
+        let ids: Vec<u8> = c.iter().map(|c| c.id).collect();
+        if self.adobe_transform == Some(0) || ids == b"RGB" {
+            return no(
+                "the components are coded as RGB, not YCbCr, and RFC 2435 receivers decode YCbCr"
+                    .into(),
+            );
+        }
         if c[1].tq != c[2].tq {
             return no(
                 "Cb and Cr use different quantization tables; RFC 2435 sends one chroma table"

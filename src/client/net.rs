@@ -1073,7 +1073,13 @@ impl Engine {
         // Media counts while playing, and while PLAY is in flight: a server may send the first
         // frame before its reply gets here (and the lab server's replies arrive only after a
         // grace time). Otherwise these are stragglers after PAUSE.
-        let play_pending = matches!(self.pending, Some(Pending { kind: Kind::Play(_), .. }));
+        let play_pending = matches!(
+            self.pending,
+            Some(Pending {
+                kind: Kind::Play(_),
+                ..
+            })
+        );
         if self.state != PlayerState::Playing && !play_pending {
             return;
         }
