@@ -84,14 +84,7 @@ fn attacks_do_not_disturb_a_good_session() {
     let (rtp, _rtcp) = udp_pair();
     let port = rtp.local_addr().unwrap().port();
     let mut good = Client::connect(server.addr);
-    let r = good.request(
-        "SETUP",
-        &url,
-        &[(
-            "Transport",
-            &format!("RTP/AVP;unicast;client_port={port}-{}", port + 1),
-        )],
-    );
+    let r = good.setup_udp(&url, port);
     assert_eq!(r.status, 200);
     let good_id = r.session();
     let stop = Arc::new(AtomicBool::new(false));
@@ -184,14 +177,7 @@ fn attacks_do_not_disturb_a_good_session() {
     }
     let (own, _) = udp_pair();
     let op = own.local_addr().unwrap().port();
-    let r = c.request(
-        "SETUP",
-        &url,
-        &[(
-            "Transport",
-            &format!("RTP/AVP;unicast;client_port={op}-{}", op + 1),
-        )],
-    );
+    let r = c.setup_udp(&url, op);
     let mine = r.session();
     assert_eq!(
         c.request("TEARDOWN", &url, &[("Session", &mine)]).status,
@@ -237,14 +223,7 @@ fn attacks_do_not_disturb_a_good_session() {
     let mut statuses = Vec::new();
     for i in 0..40 {
         let p = 20000 + 2 * i;
-        let r = c.request(
-            "SETUP",
-            &url,
-            &[(
-                "Transport",
-                &format!("RTP/AVP;unicast;client_port={p}-{}", p + 1),
-            )],
-        );
+        let r = c.setup_udp(&url, p);
         statuses.push(r.status);
     }
     assert!(statuses.iter().filter(|&&s| s == 200).count() <= 19);

@@ -37,13 +37,9 @@ fn decode_number(jpeg: &[u8]) -> u32 {
         .expect("frame number readable")
 }
 
+/// SETUP of the track URL, as ffmpeg and GStreamer send it.
 fn udp_setup(c: &mut Client, url: &str, rtp_port: u16) -> Reply {
-    let transport = format!("RTP/AVP;unicast;client_port={}-{}", rtp_port, rtp_port + 1);
-    c.request(
-        "SETUP",
-        &format!("{url}/trackID=0"),
-        &[("Transport", &transport)],
-    )
+    c.setup_udp(&format!("{url}/trackID=0"), rtp_port)
 }
 
 #[test]
@@ -573,14 +569,7 @@ fn two_hundred_concurrent_sessions() {
     let mut clients = Vec::new();
     for _ in 0..200 {
         let mut c = Client::connect(server.addr);
-        let r = c.request(
-            "SETUP",
-            &url,
-            &[(
-                "Transport",
-                &format!("RTP/AVP;unicast;client_port={port}-{}", port + 1),
-            )],
-        );
+        let r = c.setup_udp(&url, port);
         assert_eq!(r.status, 200);
         let s = r.session();
         assert_eq!(c.request("PLAY", &url, &[("Session", &s)]).status, 200);

@@ -17,14 +17,7 @@ fn signals_end_sessions_with_bye_and_exit_zero() {
         let (rtp, rtcp) = udp_pair();
         let port = rtp.local_addr().unwrap().port();
         let mut c = Client::connect(addr);
-        let r = c.request(
-            "SETUP",
-            &url,
-            &[(
-                "Transport",
-                &format!("RTP/AVP;unicast;client_port={port}-{}", port + 1),
-            )],
-        );
+        let r = c.setup_udp(&url, port);
         let id = r.session();
         assert_eq!(c.request("PLAY", &url, &[("Session", &id)]).status, 200);
         let mut buf = [0u8; 2048];

@@ -161,6 +161,12 @@ impl Client {
         }
     }
 
+    /// SETUP of `url` for unicast UDP to `rtp_port` (RTCP on the next port).
+    pub fn setup_udp(&mut self, url: &str, rtp_port: u16) -> Reply {
+        let transport = format!("RTP/AVP;unicast;client_port={rtp_port}-{}", rtp_port + 1);
+        self.request("SETUP", url, &[("Transport", &transport)])
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
     }
