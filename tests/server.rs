@@ -586,3 +586,52 @@ fn two_hundred_concurrent_sessions() {
     ssrcs.dedup();
     assert_eq!(ssrcs.len(), 200, "every session delivered whole frames");
 }
+
+/// An interleaved client that stops reading: its queue fills, and the server drops whole frames
+/// for it (never parts of one) while a UDP session on the same server keeps its pace.
+#[test]
+fn slow_tcp_reader_loses_whole_frames_only() {
+    let server = TestServer::start(|c| c.max_queue = 64 * 1024);
+    let url = server.url("movie.Mjpeg");
+    let (rtp, _rtcp) = udp_pair();
+    let port = rtp.local_addr().unwrap().port();
+    let mut good = Client::connect(server.addr);
+    let id = good.setup_udp(&url, port).session();
+    let mut slow = Client::connect(server.addr);
+    socket2::SockRef::from(&slow.stream)
+        .set_recv_buffer_size(16 * 1024)
+        .unwrap();
+    let r = slow.request(
+        "SETUP",
+        &url,
+        &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")],
+    );
+    let slow_id = r.session();
+    assert_eq!(
+        slow.request("PLAY", &url, &[("Session", &slow_id)]).status,
+        200
+    );
+    assert_eq!(good.request("PLAY", &url, &[("Session", &id)]).status, 200);
+    // The slow client reads nothing for 1.5 s; the good one gets every frame meanwhile.
+    let good_packets = recv_n(&rtp, usize::MAX, Duration::from_millis(1500));
+    let frames = good_packets.iter().filter(|p| p[1] & 0x80 != 0).count();
+    assert!(
+        frames >= 33,
+        "the UDP session kept pace: {frames} frames in 1.5 s"
+    );
+    // Now it reads: every frame it gets is whole, and some were skipped whole.
+    let packets = slow.read_interleaved(0, usize::MAX, Duration::from_secs(4));
+    let mut d = Depacketizer::new(1 << 24);
+    let mut stamps = Vec::new();
+    for p in &packets {
+        let pkt = RtpPacket::new_checked(p).unwrap();
+        d.push(&pkt).unwrap();
+        while let Some(f) = d.pull() {
+            stamps.push(f.timestamp);
+        }
+    }
+    assert!(stamps.len() > 10, "{} frames", stamps.len());
+    assert_eq!(d.dropped.total(), 0, "no partial frame: {:?}", d.dropped);
+    let skipped = stamps.windows(2).any(|w| w[1].wrapping_sub(w[0]) > 3750);
+    assert!(skipped, "frames were dropped for the slow reader (whole)");
+}

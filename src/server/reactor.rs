@@ -364,6 +364,11 @@ impl Server {
                         continue; // dropping the stream closes it
                     }
                     let _ = stream.set_nodelay(true);
+                    // A bounded kernel send buffer: an interleaved client that stops reading then
+                    // backs up into our queue within a fraction of a second, where whole frames
+                    // are dropped for it, rather than into megabytes of autotuned buffer that
+                    // would replay stale video when it resumes.
+                    let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
                     let local = stream.local_addr().unwrap_or(self.rtsp_addr);
                     self.serial += 1;
                     let max_request = self.limits.max_head + self.limits.max_body;
@@ -692,6 +697,10 @@ impl Server {
         core.connection_closed(slot, now, wall, &mut io);
     }
 }
+
+/// SO_SNDBUF for RTSP connections. Linux doubles it for its bookkeeping, so this allows 256 KiB
+/// in the kernel: about half a second of interleaved 640x480 video.
+const SEND_BUFFER: usize = 128 * 1024;
 
 /// A request the classic lab client would send: a method, a relative URL (never `rtsp://`, which
 /// every standard client uses), `RTSP/1.0`, and a CSeq line. Client.py sends no line ending after

@@ -277,19 +277,25 @@ impl Client {
         timeout: Duration,
     ) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + timeout;
+        let collect = |c: &Client| -> Vec<Vec<u8>> {
+            c.interleaved
+                .iter()
+                .filter(|(ch, _)| *ch == channel)
+                .map(|(_, d)| d.clone())
+                .collect()
+        };
         loop {
             while self.buf.first() == Some(&b'$') && self.take_interleaved() {}
-            let got: Vec<Vec<u8>> = self
+            let got = self
                 .interleaved
                 .iter()
                 .filter(|(c, _)| *c == channel)
-                .map(|(_, d)| d.clone())
-                .collect();
-            if got.len() >= count || Instant::now() > deadline {
-                return got;
+                .count();
+            if got >= count || Instant::now() > deadline {
+                return collect(self);
             }
             if !self.fill() && Instant::now() > deadline {
-                return got;
+                return collect(self);
             }
         }
     }
