@@ -113,16 +113,17 @@ fn gstreamer_rtspsrc_receives_every_frame_in_order() {
     if !have_tool("gst-launch-1.0", test) {
         return;
     }
-    // Without looping the server ends the stream with RTCP BYE after the 48th frame, which
-    // ends the pipeline; `eos-after` (which passes one buffer fewer than it says) is the
-    // backstop should BYE be missed.
-    let server = TestServer::start(|c| c.looping = false);
+    // `identity eos-after=49` passes 48 buffers, then ends the pipeline (and gst-launch tears
+    // the session down). The end of a --no-loop stream is left out here: under heavy load
+    // gst-launch's PAUSE on BYE has raced its own shutdown (seen once in CI as "Received
+    // end-of-file" on the TCP run).
+    let server = TestServer::start(|_| {});
     let dir = TempDir::new("gst");
     let raw = dir.0.join("frames.rgb");
     for protocols in ["udp", "tcp"] {
         let pipeline = format!(
             "rtspsrc location={} protocols={protocols} latency=200 ! rtpjpegdepay ! jpegdec ! \
-             videoconvert ! video/x-raw,format=RGB ! identity eos-after=60 ! filesink location={}",
+             videoconvert ! video/x-raw,format=RGB ! identity eos-after=49 ! filesink location={}",
             server.url("movie.Mjpeg"),
             raw.display()
         );
@@ -136,11 +137,22 @@ fn gstreamer_rtspsrc_receives_every_frame_in_order() {
             48 * w * h * 3,
             "48 RGB frames over {protocols}"
         );
-        for (i, frame) in bytes.chunks(w * h * 3).enumerate() {
+        // In order with none missing. The first is normally frame 0; gst's UDP receiver may
+        // miss the start of a stream under load, so the run is checked relative to its first.
+        let numbers: Vec<Option<u32>> = bytes
+            .chunks(w * h * 3)
+            .map(|f| read_frame_number(f, w, h))
+            .collect();
+        let first = numbers[0].expect("a frame of the movie");
+        assert!(
+            first <= 2,
+            "GStreamer over {protocols} starts at frame {first}"
+        );
+        for (i, n) in numbers.iter().enumerate() {
             assert_eq!(
-                read_frame_number(frame, w, h),
-                Some(i as u32),
-                "GStreamer over {protocols}: frame {i} is not the movie's frame {i}"
+                *n,
+                Some((first + i as u32) % 48),
+                "GStreamer over {protocols}: frames out of order or missing: {numbers:?}"
             );
         }
     }
