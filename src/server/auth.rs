@@ -245,15 +245,14 @@ impl Authenticator {
         }
     }
 
+    fn user(&self, name: &str) -> Option<&User> {
+        self.config.users.iter().find(|u| u.name == name)
+    }
+
     /// Err(None): wrong credentials.
     fn check_basic(&self, h: &AuthHeader) -> Result<(), Option<bool>> {
         let (user, password) = h.basic_credentials().ok_or(None)?;
-        let u = self
-            .config
-            .users
-            .iter()
-            .find(|u| u.name == user)
-            .ok_or(None)?;
+        let u = self.user(&user).ok_or(None)?;
         let got = ha1(&user, &self.config.realm, &password);
         constant_time_eq(got.as_bytes(), u.ha1.as_bytes())
             .then_some(())
@@ -278,12 +277,7 @@ impl Authenticator {
             return Err(None);
         }
         let fresh = self.check_nonce(nonce, now).map_err(|_| None)?;
-        let u = self
-            .config
-            .users
-            .iter()
-            .find(|u| u.name == user)
-            .ok_or(None)?;
+        let u = self.user(user).ok_or(None)?;
         let qop = match h.get("qop") {
             Some(q) if q.eq_ignore_ascii_case("auth") => Some((field("nc")?, field("cnonce")?)),
             Some(_) => return Err(None),
