@@ -405,6 +405,17 @@ impl Core {
         Ok(Some(id))
     }
 
+    /// As [`Core::session_for`], for methods that need a session: no Session header is 454 too.
+    fn required_session(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        now: Instant,
+    ) -> Result<u64, StatusCode> {
+        self.session_for(conn, req, now)?
+            .ok_or(StatusCode::SESSION_NOT_FOUND)
+    }
+
     fn setup(
         &mut self,
         conn: &ConnInfo,
@@ -641,9 +652,7 @@ impl Core {
         cseq: Option<&str>,
         now: Instant,
     ) -> Result<Response, StatusCode> {
-        let id = self
-            .session_for(conn, req, now)?
-            .ok_or(StatusCode::SESSION_NOT_FOUND)?;
+        let id = self.required_session(conn, req, now)?;
         let range = match req.headers.get("Range") {
             Some(v) => Some(NptRange::parse(v).map_err(|_| StatusCode::INVALID_RANGE)?),
             None => None,
@@ -701,9 +710,7 @@ impl Core {
         cseq: Option<&str>,
         now: Instant,
     ) -> Result<Response, StatusCode> {
-        let id = self
-            .session_for(conn, req, now)?
-            .ok_or(StatusCode::SESSION_NOT_FOUND)?;
+        let id = self.required_session(conn, req, now)?;
         let s = self
             .sessions
             .get_mut(&id)
@@ -734,9 +741,7 @@ impl Core {
         wall: SystemTime,
         out: &mut dyn Outbox,
     ) -> Result<Response, StatusCode> {
-        let id = self
-            .session_for(conn, req, now)?
-            .ok_or(StatusCode::SESSION_NOT_FOUND)?;
+        let id = self.required_session(conn, req, now)?;
         let lab = self.sessions.get(&id).map(|s| s.lab).unwrap_or(false);
         self.end_session(id, "teardown", now, wall, out);
         let mut r = plain(StatusCode::OK, cseq);
