@@ -5,6 +5,8 @@ use std::ops::{Deref, Range};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::media::index;
+
 /// The two container formats (see the module docs of [`crate::media`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -123,18 +125,18 @@ impl Movie {
         if data.is_empty() {
             return Err(error(None, None, MediaErrorKind::Empty));
         }
-        let format = detect(&data).ok_or_else(|| {
+        let format = index::detect(&data).ok_or_else(|| {
             let mut b = [0u8; 4];
             for (d, s) in b.iter_mut().zip(&data) {
                 *d = *s;
             }
             error(None, None, MediaErrorKind::UnknownFormat(b))
         })?;
-        let frames = match format {
-            Format::Lab => index_lab(&data),
-            Format::Raw => index_raw(&data),
-        }
-        .map_err(|(frame, offset, kind)| error(Some(frame), Some(offset), kind))?;
+        let frames: Vec<Range<usize>> = index::index(&data[..], format)
+            .map_err(|(frame, offset, kind)| error(Some(frame), Some(offset as usize), kind))?
+            .into_iter()
+            .map(|s| s.offset as usize..s.end() as usize)
+            .collect();
         if frames.is_empty() {
             return Err(error(None, None, MediaErrorKind::Empty));
         }
@@ -183,116 +185,6 @@ impl Movie {
         let mut lens: Vec<usize> = self.frames.iter().map(|r| r.len()).collect();
         lens.sort_unstable();
         (lens[0], lens[lens.len() / 2], lens[lens.len() - 1])
-    }
-}
-
-/// Which format `data` is, from its first bytes.
-pub fn detect(data: &[u8]) -> Option<Format> {
-    if data.starts_with(&[0xFF, 0xD8]) {
-        Some(Format::Raw)
-    } else if data.len() >= 5 && data[..5].iter().all(u8::is_ascii_digit) {
-        Some(Format::Lab)
-    } else {
-        None
-    }
-}
-
-type IndexError = (usize, usize, MediaErrorKind);
-
-fn index_lab(data: &[u8]) -> Result<Vec<Range<usize>>, IndexError> {
-    let mut frames = Vec::with_capacity(data.len() / 10_000 + 1);
-    let mut at = 0;
-    while at < data.len() {
-        let n = frames.len() + 1;
-        let field = &data[at..(at + 5).min(data.len())];
-        if field.len() < 5 || !field.iter().all(u8::is_ascii_digit) {
-            return Err((
-                n,
-                at,
-                MediaErrorKind::BadLength(String::from_utf8_lossy(field).into_owned()),
-            ));
-        }
-        let len: usize = field
-            .iter()
-            .fold(0, |acc, d| acc * 10 + usize::from(d - b'0'));
-        let start = at + 5;
-        let have = data.len() - start;
-        if len > have {
-            return Err((n, at, MediaErrorKind::Truncated { need: len, have }));
-        }
-        let frame = &data[start..start + len];
-        if !frame.starts_with(&[0xFF, 0xD8]) {
-            let mut b = [0u8; 2];
-            for (d, s) in b.iter_mut().zip(frame) {
-                *d = *s;
-            }
-            return Err((n, start, MediaErrorKind::NotJpeg(b)));
-        }
-        frames.push(start..start + len);
-        at = start + len;
-    }
-    Ok(frames)
-}
-
-fn index_raw(data: &[u8]) -> Result<Vec<Range<usize>>, IndexError> {
-    let mut frames = Vec::with_capacity(data.len() / 10_000 + 1);
-    let mut at = 0;
-    while at < data.len() {
-        let n = frames.len() + 1;
-        if !data[at..].starts_with(&[0xFF, 0xD8]) {
-            return Err((n, at, MediaErrorKind::Junk));
-        }
-        let end =
-            raw_frame_end(data, at).map_err(|why| (n, at, MediaErrorKind::NoEndOfImage(why)))?;
-        frames.push(at..end);
-        at = end;
-    }
-    Ok(frames)
-}
-
-/// The end (just past EOI) of the JPEG starting at `start`. Segments are skipped by their
-/// lengths, so an FF D9 inside an EXIF thumbnail is not taken for the end; scan data is searched
-/// for the first marker other than stuffing and restarts. Progressive files have several scans.
-fn raw_frame_end(data: &[u8], start: usize) -> Result<usize, &'static str> {
-    let mut at = start + 2;
-    loop {
-        if data.get(at) != Some(&0xFF) {
-            return Err("expected a marker");
-        }
-        while data.get(at) == Some(&0xFF) {
-            at += 1;
-        }
-        let marker = *data.get(at).ok_or("file ends inside a marker")?;
-        at += 1;
-        match marker {
-            0xD9 => return Ok(at),
-            0x01 | 0xD0..=0xD7 => continue,
-            _ => {}
-        }
-        let len = data.get(at..at + 2).ok_or("segment length cut off")?;
-        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-        if len < 2 || at + len > data.len() {
-            return Err("segment runs past the end of the file");
-        }
-        at += len;
-        if marker == 0xDA {
-            // Entropy-coded data: stop at the first real marker.
-            loop {
-                let i = data
-                    .get(at..)
-                    .ok_or("scan cut short")?
-                    .iter()
-                    .position(|&b| b == 0xFF)
-                    .ok_or("scan cut short")?;
-                at += i;
-                match data.get(at + 1) {
-                    None => return Err("scan cut short"),
-                    Some(0x00) | Some(0xD0..=0xD7) => at += 2,
-                    Some(0xFF) => at += 1,
-                    Some(_) => break,
-                }
-            }
-        }
     }
 }
 
