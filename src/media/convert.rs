@@ -13,11 +13,13 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
+use super::ffmpeg::convert_with_ffmpeg;
+pub use super::ffmpeg::{parse_probe, probe, Probe};
 use super::movie::{sidecar_fps, Format, MediaError, MediaErrorKind, Movie};
+pub use super::pixels::{decode_rgb, encode_rgb, resize_rgb};
 use crate::jpeg;
 
 /// Largest frame the lab format's five length digits can describe.
@@ -72,7 +74,7 @@ impl Options {
         Ok(())
     }
 
-    fn quality(&self) -> u8 {
+    pub(super) fn quality(&self) -> u8 {
         self.quality.unwrap_or(DEFAULT_QUALITY)
     }
 }
@@ -195,7 +197,7 @@ impl fmt::Display for ConvertError {
 
 impl std::error::Error for ConvertError {}
 
-fn input_error(path: &Path, why: impl Into<String>) -> ConvertError {
+pub(super) fn input_error(path: &Path, why: impl Into<String>) -> ConvertError {
     ConvertError::Input {
         path: path.to_path_buf(),
         why: why.into(),
@@ -335,55 +337,6 @@ impl Drop for MovieWriter {
     }
 }
 
-/// Encodes RGB8 pixels as a baseline 4:2:0 JPEG with the standard Huffman tables.
-pub fn encode_rgb(rgb: &[u8], width: u16, height: u16, quality: u8) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(rgb.len() / 8);
-    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
-    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
-    enc.set_optimized_huffman_tables(false);
-    enc.set_progressive(false);
-    enc.encode(rgb, width, height, jpeg_encoder::ColorType::Rgb)
-        .map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
-/// Decodes any JPEG zune-jpeg reads (progressive, 4:4:4, optimized tables...) to RGB8,
-/// returning (pixels, width, height).
-pub fn decode_rgb(data: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
-    let img = crate::jpeg::decode_rgb(data)?;
-    Ok((img.pixels, img.width, img.height))
-}
-
-/// Scales RGB8 pixels bilinearly from `sw`x`sh` to `dw`x`dh`.
-pub fn resize_rgb(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
-    if (sw, sh) == (dw, dh) {
-        return src.to_vec();
-    }
-    // For each output coordinate: the two source samples around it and the second's weight.
-    let taps = |d: usize, s: usize| -> Vec<(usize, usize, f32)> {
-        (0..d)
-            .map(|i| {
-                let f = ((i as f32 + 0.5) * s as f32 / d as f32 - 0.5).clamp(0.0, (s - 1) as f32);
-                let a = f as usize;
-                (a, (a + 1).min(s - 1), f - a as f32)
-            })
-            .collect()
-    };
-    let (xs, ys) = (taps(dw, sw), taps(dh, sh));
-    let mut out = vec![0u8; dw * dh * 3];
-    for (y, &(y0, y1, wy)) in ys.iter().enumerate() {
-        for (x, &(x0, x1, wx)) in xs.iter().enumerate() {
-            for c in 0..3 {
-                let p = |yy: usize, xx: usize| f32::from(src[(yy * sw + xx) * 3 + c]);
-                let top = p(y0, x0) * (1.0 - wx) + p(y0, x1) * wx;
-                let bottom = p(y1, x0) * (1.0 - wx) + p(y1, x1) * wx;
-                out[(y * dw + x) * 3 + c] = (top * (1.0 - wy) + bottom * wy).round() as u8;
-            }
-        }
-    }
-    out
-}
-
 /// For each output frame, the source frame shown at its time: `n` source frames at `src_fps`,
 /// resampled to `out_fps`, from `start` seconds for at most `duration`.
 pub fn pick_frames(
@@ -490,7 +443,7 @@ fn reencode_frame(frame: &[u8], width: u16, height: u16, quality: u8) -> Result<
 
 /// The last check before the output appears: an interruption that came after the last frame
 /// still leaves nothing behind.
-fn finish(
+pub(super) fn finish(
     writer: MovieWriter,
     observer: &mut impl Observer,
     fps: f64,
@@ -501,259 +454,10 @@ fn finish(
     writer.finish(fps)
 }
 
-/// What ffprobe says about a video's first video stream.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
-    pub width: usize,
-    pub height: usize,
-    pub fps: Option<f64>,
-    /// Seconds, when the container says.
-    pub duration: Option<f64>,
-}
-
-/// Runs ffprobe on `input`.
-pub fn probe(input: &Path) -> Result<Probe, ConvertError> {
-    let output = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .arg("stream=width,height,avg_frame_rate,r_frame_rate,duration:format=duration")
-        .args(["-of", "flat"])
-        .arg(input)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| spawn_error("ffprobe", input, e))?;
-    if !output.status.success() {
-        let line = first_line(&output.stderr);
-        // ffprobe starts its message with the file name, which ours already gives.
-        let prefix = format!("{}: ", input.display());
-        let why = line.strip_prefix(&prefix).unwrap_or(&line);
-        return Err(input_error(
-            input,
-            format!("not a video ffmpeg can read ({why})"),
-        ));
-    }
-    parse_probe(&String::from_utf8_lossy(&output.stdout))
-        .ok_or_else(|| input_error(input, "no video stream (ffprobe found none)"))
-}
-
-/// Reads `ffprobe -of flat` output; `None` without a video stream.
-pub fn parse_probe(text: &str) -> Option<Probe> {
-    let get = |key: &str| {
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.trim().trim_matches('"'))
-    };
-    let number = |key: &str| get(key).and_then(|v| v.parse::<f64>().ok());
-    let width = get("streams.stream.0.width")?.parse().ok()?;
-    let height = get("streams.stream.0.height")?.parse().ok()?;
-    let fps = ["avg_frame_rate", "r_frame_rate"]
-        .iter()
-        .find_map(|k| get(&format!("streams.stream.0.{k}")).and_then(parse_rate));
-    let duration = number("format.duration")
-        .or_else(|| number("streams.stream.0.duration"))
-        .filter(|d| d.is_finite() && *d > 0.0);
-    (width > 0 && height > 0).then_some(Probe {
-        width,
-        height,
-        fps,
-        duration,
-    })
-}
-
-/// `25/1` or `30000/1001` as frames per second, when it is a usable rate.
-fn parse_rate(text: &str) -> Option<f64> {
-    let (num, den) = text.split_once('/').unwrap_or((text, "1"));
-    let rate = num.parse::<f64>().ok()? / den.parse::<f64>().ok()?;
-    (rate.is_finite() && rate > 0.0 && rate <= 240.0).then_some(rate)
-}
-
-fn first_line(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
-    line.unwrap_or("no reason given").to_string()
-}
-
-fn spawn_error(tool: &'static str, input: &Path, e: io::Error) -> ConvertError {
-    if e.kind() == io::ErrorKind::NotFound {
-        ConvertError::ToolMissing {
-            tool,
-            input: input.to_path_buf(),
-        }
-    } else {
-        input_error(input, format!("cannot run {tool}: {e}"))
-    }
-}
-
-/// An ffmpeg child that is killed and reaped if dropped before it is waited for.
-struct Ffmpeg {
-    child: Child,
-    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
-}
-
-impl Ffmpeg {
-    /// Starts ffmpeg writing `input` as raw RGB24 frames of `width`x`height` at `fps` to its
-    /// stdout.
-    fn spawn(
-        input: &Path,
-        width: u16,
-        height: u16,
-        fps: f64,
-        opts: &Options,
-    ) -> Result<Ffmpeg, ConvertError> {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new("ffmpeg");
-        cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error"]);
-        if let Some(start) = opts.start {
-            cmd.arg("-ss").arg(start.to_string());
-        }
-        cmd.arg("-i").arg(input);
-        if let Some(duration) = opts.duration {
-            cmd.arg("-t").arg(duration.to_string());
-        }
-        cmd.args(["-map", "0:v:0", "-an", "-sn", "-f", "rawvideo"])
-            .args(["-pix_fmt", "rgb24", "-vf"])
-            .arg(format!("fps={fps},scale={width}:{height}"))
-            .arg("-")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group: Ctrl-C reaches only us, and we stop ffmpeg ourselves.
-            .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| spawn_error("ffmpeg", input, e))?;
-        let stderr = child.stderr.take().map(|mut pipe| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = pipe.read_to_end(&mut bytes);
-                bytes
-            })
-        });
-        Ok(Ffmpeg { child, stderr })
-    }
-
-    /// Waits for ffmpeg to exit; its first error line when it failed.
-    fn wait(mut self) -> Result<(), String> {
-        let status = self.child.wait().map_err(|e| e.to_string())?;
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_default();
-        if status.success() {
-            Ok(())
-        } else {
-            Err(first_line(&stderr))
-        }
-    }
-}
-
-impl Drop for Ffmpeg {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Any video in: ffmpeg decodes, scales and resamples it; each RGB frame is encoded here.
-fn convert_with_ffmpeg(
-    input: &Path,
-    output: &Path,
-    format: Format,
-    opts: &Options,
-    observer: &mut impl Observer,
-) -> Result<Summary, ConvertError> {
-    let source = probe(input)?;
-    let (width, height) = opts
-        .size
-        .unwrap_or_else(|| fit_size(source.width, source.height));
-    let fps = opts.fps.or(source.fps).unwrap_or(DEFAULT_FPS);
-    let expected = expected_frames(&source, opts, fps);
-    let mut ffmpeg = Ffmpeg::spawn(input, width, height, fps, opts)?;
-    let mut writer = MovieWriter::create(output, format)?;
-    observer.start(expected);
-    let frame_len = usize::from(width) * usize::from(height) * 3;
-    let mut rgb = vec![0u8; frame_len];
-    let mut pipe = ffmpeg
-        .child
-        .stdout
-        .take()
-        .ok_or_else(|| input_error(input, "ffmpeg gave no output pipe"))?;
-    loop {
-        if observer.cancelled() {
-            return Err(ConvertError::Interrupted);
-        }
-        let more = read_frame(&mut pipe, &mut rgb)
-            .map_err(|e| input_error(input, format!("reading frames from ffmpeg: {e}")))?;
-        if !more {
-            break;
-        }
-        let jpeg = encode_rgb(&rgb, width, height, opts.quality()).map_err(|e| {
-            input_error(
-                input,
-                format!("frame {}: encoding: {e}", writer.frames() + 1),
-            )
-        })?;
-        writer.push(&jpeg)?;
-        observer.frame_done(writer.frames());
-    }
-    drop(pipe);
-    if observer.cancelled() {
-        return Err(ConvertError::Interrupted);
-    }
-    ffmpeg
-        .wait()
-        .map_err(|why| input_error(input, format!("ffmpeg failed: {why}")))?;
-    if writer.frames() == 0 {
-        return Err(input_error(
-            input,
-            "no video frames to convert (is --start past the end?)",
-        ));
-    }
-    finish(writer, observer, fps).map(|frames| Summary {
-        format,
-        frames,
-        width,
-        height,
-        fps,
-        copied: 0,
-        used_ffmpeg: true,
-    })
-}
-
-/// How many frames ffmpeg should deliver, for the progress bar.
-fn expected_frames(source: &Probe, opts: &Options, fps: f64) -> Option<usize> {
-    let left = source.duration? - opts.start.unwrap_or(0.0);
-    let seconds = opts.duration.map_or(left, |d| d.min(left));
-    Some((seconds.max(0.0) * fps).round() as usize)
-}
-
-/// Fills `buf` with the next frame; `Ok(false)` at a clean end of stream.
-fn read_frame(pipe: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match pipe.read(&mut buf[filled..]) {
-            Ok(0) if filled == 0 => return Ok(false),
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "stream ended inside a frame ({filled} of {} bytes)",
-                        buf.len()
-                    ),
-                ))
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::ffmpeg::parse_rate;
 
     #[test]
     fn sizes_fit_rfc2435() {

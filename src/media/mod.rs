@@ -5,16 +5,22 @@
 //!   format of the classic Python lab's `movie.Mjpeg`);
 //! - **raw**: JPEG files back to back, SOI to EOI (what `ffmpeg -f mjpeg` writes).
 //!
-//! A file is read once into one buffer and indexed; every reader shares that buffer through
-//! `Arc<Movie>` or [`movie::SharedFrame`], so no session copies frame data.
+//! The server reads movies from disk ([`disk::DiskMovie`]): indexed once, frames read by offset
+//! when they are due, so memory does not grow with the media folder. The tools and tests use
+//! [`movie::Movie`], which holds a whole file in one buffer. Both index with [`index`].
 //!
 //! Neither format records a frame rate. A sidecar file next to the movie, named like it plus
 //! `.fps` (`movie.Mjpeg.fps`), may hold one as a decimal number (`29.97`); `mjpeg convert` writes
 //! it and rtspd reads it through [`movie::sidecar_fps`].
 
 pub mod convert;
+pub mod disk;
+mod ffmpeg;
+pub mod index;
 pub mod movie;
+pub mod pixels;
 pub mod testmovie;
 
+pub use disk::{DiskMovie, ReadError, Stamp};
 pub use movie::{sidecar_fps, Format, MediaError, Movie, SharedFrame};
 pub use testmovie::TestMovie;
