@@ -271,7 +271,7 @@ pub fn sdp(data: &[u8]) {
         } else {
             "::1".parse().unwrap()
         },
-        duration: data.len() as f64 / 7.0,
+        duration: Some(data.len() as f64 / 7.0),
         fps,
         width,
         height: 480,

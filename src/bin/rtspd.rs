@@ -74,6 +74,10 @@ struct Args {
     /// the realm named in challenges and used in HA1 hashes (default rtspd)
     #[argh(option, default = "String::from(\"rtspd\")")]
     realm: String,
+    /// megabytes of frames (read from disk and packetized) kept in memory for all movies
+    /// together (default 32)
+    #[argh(option, default = "32")]
+    cache_mb: usize,
     /// stop at the end of a movie (with RTCP BYE) instead of looping
     #[argh(switch)]
     no_loop: bool,
@@ -164,6 +168,7 @@ fn run(args: Args) -> Result<(), String> {
         max_queue: args.max_queue,
         auth,
         looping: !args.no_loop,
+        cache_bytes: args.cache_mb.saturating_mul(1 << 20),
         ..Config::default()
     };
     let mut server = Server::bind(config).map_err(|e| e.to_string())?;

@@ -11,7 +11,8 @@ use crate::rtsp::headers::NptRange;
 pub struct MovieDescription<'a> {
     pub name: &'a str,
     pub server_addr: IpAddr,
-    pub duration: f64,
+    /// Seconds; None for a live stream (no range is given).
+    pub duration: Option<f64>,
     pub fps: f64,
     pub width: u16,
     pub height: u16,
@@ -36,7 +37,9 @@ pub fn movie_sdp(m: &MovieDescription<'_>) -> String {
         s,
         "c=IN {ip_kind} 0.0.0.0\r\nt=0 0\r\na=tool:rtspd\r\na=control:*\r\n"
     );
-    let _ = write!(s, "a=range:npt=0-{:.3}\r\n", m.duration);
+    if let Some(d) = m.duration {
+        let _ = write!(s, "a=range:npt=0-{d:.3}\r\n");
+    }
     let _ = write!(
         s,
         "m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:trackID=0\r\n"
@@ -214,7 +217,7 @@ mod tests {
         let text = movie_sdp(&MovieDescription {
             name: "movie.Mjpeg",
             server_addr: "127.0.0.1".parse().unwrap(),
-            duration: 10.0,
+            duration: Some(10.0),
             fps: 24.0,
             width: 640,
             height: 480,
@@ -237,7 +240,7 @@ mod tests {
             ..MovieDescription {
                 name: "x",
                 server_addr: "::1".parse().unwrap(),
-                duration: 1.0,
+                duration: Some(1.0),
                 fps: 1.0,
                 width: 0,
                 height: 0,

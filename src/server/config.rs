@@ -44,6 +44,8 @@ pub struct Config {
     pub max_head: usize,
     pub max_headers: usize,
     pub max_body: usize,
+    /// Bytes of frames (JPEG and RFC 2435 payloads) kept in memory, shared by all movies.
+    pub cache_bytes: usize,
     /// Credentials every method but OPTIONS must carry; None serves everyone.
     pub auth: Option<AuthConfig>,
 }
@@ -69,6 +71,7 @@ impl Default for Config {
             max_head: 8192,
             max_headers: 64,
             max_body: 64 * 1024,
+            cache_bytes: 32 << 20,
             auth: None,
         }
     }

@@ -1,14 +1,17 @@
-//! rtspd: the server. [`core`] holds the protocol logic (sans-IO); [`reactor`] drives it from one
-//! mio thread with the sockets; the rest are its parts.
+//! rtspd: the server. [`core`] holds the protocol logic (sans-IO); [`source`] what sessions
+//! stream from; [`reactor`] drives it all from one mio thread with the sockets; the rest are its
+//! parts.
 
 pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod conn;
+mod conns;
 pub mod core;
+mod input;
 pub mod reactor;
 pub mod signals;
-pub mod stream;
+pub mod source;
 pub mod timer;
 pub mod udp;
 

@@ -6,9 +6,8 @@
 //! `WouldBlock`, and a connection that stops being read for backpressure is remembered and read
 //! again when its output drains. WRITABLE interest is registered only while output is pending.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,11 +17,12 @@ use log::{debug, info, warn};
 use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::rtsp::message::{self, Limits, Message, ParseError, Response, StatusCode};
+use crate::rtsp::message::Limits;
 use crate::server::catalog::Catalog;
 use crate::server::config::Config;
-use crate::server::conn::{Conn, ReadOutcome};
-use crate::server::core::{ConnInfo, Core, Outbox};
+use crate::server::conn::Conn;
+use crate::server::conns::{Conns, Io};
+use crate::server::core::Core;
 use crate::server::signals::SignalFd;
 use crate::server::timer::TimerWheel;
 use crate::server::udp::{bind_udp_pair, UdpSender};
@@ -60,110 +60,27 @@ impl ShutdownHandle {
     }
 }
 
-/// Connections in slots indexed by token, with a free list.
-#[derive(Default)]
-struct Conns {
-    slots: Vec<Option<Conn>>,
-    free: Vec<usize>,
-    count: usize,
-    /// Open connections per peer address, for `max_connections_per_peer`.
-    per_peer: HashMap<IpAddr, usize>,
-}
-
-impl Conns {
-    fn insert(&mut self, conn: Conn) -> usize {
-        self.count += 1;
-        *self.per_peer.entry(conn.peer.ip()).or_insert(0) += 1;
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i] = Some(conn);
-                i
-            }
-            None => {
-                self.slots.push(Some(conn));
-                self.slots.len() - 1
-            }
-        }
-    }
-
-    fn get_mut(&mut self, i: usize) -> Option<&mut Conn> {
-        self.slots.get_mut(i).and_then(Option::as_mut)
-    }
-
-    fn remove(&mut self, i: usize) -> Option<Conn> {
-        let c = self.slots.get_mut(i)?.take()?;
-        self.count -= 1;
-        if let Some(n) = self.per_peer.get_mut(&c.peer.ip()) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_peer.remove(&c.peer.ip());
-            }
-        }
-        self.free.push(i);
-        Some(c)
-    }
-}
-
-/// The sockets side of [`Outbox`].
-struct Io<'a> {
-    rtp: &'a UdpSocket,
-    rtcp: &'a UdpSocket,
-    udp: &'a mut UdpSender,
-    conns: &'a mut Conns,
-    dirty: &'a mut Vec<usize>,
-    max_queue: usize,
-}
-
-impl Outbox for Io<'_> {
-    fn rtp_udp(&mut self, dest: SocketAddr, packets: &[(&[u8], &[u8])]) -> usize {
-        let outcome = self.udp.send_packets(self.rtp, dest, packets);
-        if let Some(e) = &outcome.error {
-            // On a shared unconnected socket an ICMP error may come from any earlier peer, so it
-            // is counted, not pinned on this session.
-            debug!("RTP send to {dest}: {e}");
-        }
-        outcome.sent_packets
-    }
-
-    fn rtcp_udp(&mut self, dest: SocketAddr, packet: &[u8]) {
-        if let Err(e) = self.rtcp.send_to(packet, dest) {
-            debug!("RTCP send to {dest}: {e}");
-        }
-    }
-
-    fn interleaved(&mut self, conn: usize, chunks: &[&[u8]]) -> bool {
-        let Some(c) = self.conns.get_mut(conn) else {
-            return false;
-        };
-        let ok = c.push_media(chunks, self.max_queue);
-        if ok {
-            self.dirty.push(conn);
-        }
-        ok
-    }
-}
-
 pub struct Server {
-    poll: Poll,
-    listener: TcpListener,
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
-    udp: UdpSender,
-    core: Core,
-    conns: Conns,
+    pub(super) poll: Poll,
+    pub(super) listener: TcpListener,
+    pub(super) rtp: UdpSocket,
+    pub(super) rtcp: UdpSocket,
+    pub(super) udp: UdpSender,
+    pub(super) core: Core,
+    pub(super) conns: Conns,
     /// Lab-dialect grace timers: (slot, connection serial).
-    grace: TimerWheel<(usize, u64)>,
-    dirty: Vec<usize>,
-    serial: u64,
-    limits: Limits,
-    shutdown: ShutdownHandle,
-    rtsp_addr: SocketAddr,
-    rtp_addr: SocketAddr,
+    pub(super) grace: TimerWheel<(usize, u64)>,
+    pub(super) dirty: Vec<usize>,
+    pub(super) serial: u64,
+    pub(super) limits: Limits,
+    pub(super) shutdown: ShutdownHandle,
+    pub(super) rtsp_addr: SocketAddr,
+    pub(super) rtp_addr: SocketAddr,
     /// When a connection limit was last logged: refusals are logged at most every 10 s.
-    refused_logged: Option<Instant>,
+    pub(super) refused_logged: Option<Instant>,
     /// Next sweep for idle connections.
-    next_sweep: Instant,
-    signals: Option<SignalFd>,
+    pub(super) next_sweep: Instant,
+    pub(super) signals: Option<SignalFd>,
 }
 
 impl Server {
@@ -193,8 +110,13 @@ impl Server {
             max_headers: config.max_headers,
             max_body: config.max_body,
         };
-        let mut core = Core::new(config, catalog, rtp_addr.port(), now).map_err(StartError)?;
-        core.load_catalog();
+        let core = Core::new(config, catalog, rtp_addr.port(), now).map_err(StartError)?;
+        let names = core.library().names();
+        info!(
+            "media folder {}: {} movie file(s), indexed when first asked for",
+            core.library().catalog().root().display(),
+            names.len()
+        );
         let mut server = Server {
             poll,
             listener,
@@ -419,166 +341,8 @@ impl Server {
         }
     }
 
-    fn read_conn(&mut self, slot: usize, now: Instant, wall: SystemTime) {
-        loop {
-            let Some(c) = self.conns.get_mut(slot) else {
-                return;
-            };
-            if c.closing {
-                return;
-            }
-            if c.queued() > self.core.config().max_queue {
-                c.read_paused = true;
-                return;
-            }
-            c.read_paused = false;
-            let outcome = c.read(now);
-            let full = c.input_full();
-            match outcome {
-                Ok(ReadOutcome::Data(_)) => {
-                    self.process_input(slot, now, wall, false);
-                    let Some(c) = self.conns.get_mut(slot) else {
-                        return;
-                    };
-                    if !full || c.closing || c.input_full() {
-                        return;
-                    }
-                    // The buffer was full and parsing made room: read what is still waiting.
-                }
-                Ok(ReadOutcome::Eof) => {
-                    self.process_input(slot, now, wall, false);
-                    if let Some(c) = self.conns.get_mut(slot) {
-                        c.closing = true;
-                    }
-                    self.dirty.push(slot);
-                    return;
-                }
-                Err(e) => {
-                    debug!("read error: {e}");
-                    self.close(slot, now, wall);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Parses and answers every complete message in a connection's input. `at_rest` is set when
-    /// the grace time passed with no new bytes: a lab-dialect request may then end without its
-    /// blank line.
-    fn process_input(&mut self, slot: usize, now: Instant, wall: SystemTime, at_rest: bool) {
-        let Some(c) = self.conns.get_mut(slot) else {
-            return;
-        };
-        let mut input = std::mem::take(&mut c.input);
-        let info = ConnInfo {
-            id: slot,
-            peer: c.peer,
-            local: c.local,
-        };
-        let serial = c.serial;
-        let mut used = 0;
-        let mut reply = Vec::new();
-        loop {
-            let rest = &input[used..];
-            if rest.is_empty() {
-                break;
-            }
-            let parsed = match message::parse(rest, &self.limits) {
-                Err(ParseError::Incomplete { .. }) if at_rest && looks_like_lab_request(rest) => {
-                    message::parse_unterminated(rest, &self.limits)
-                }
-                other => other,
-            };
-            match parsed {
-                Ok((msg, n)) => {
-                    used += n;
-                    match msg {
-                        Message::Request(req) => {
-                            let (core, mut io) = self.parts();
-                            let resp = core.handle_request(&info, &req, now, wall, &mut io);
-                            debug!(
-                                "{}: {} {} -> {}",
-                                info.peer, req.method, req.uri, resp.status.0
-                            );
-                            reply.clear();
-                            resp.write_to(&mut reply);
-                        }
-                        Message::Interleaved { data, .. } => {
-                            // Clients send RTCP receiver reports on the odd channel.
-                            self.core.handle_rtcp(info.peer.ip(), &data, now);
-                            continue;
-                        }
-                        Message::Response(_) => continue,
-                    }
-                    let Some(c) = self.conns.get_mut(slot) else {
-                        return;
-                    };
-                    c.push_reply(&reply);
-                    self.dirty.push(slot);
-                    if c.queued() > self.core.config().max_queue {
-                        break; // backpressure: the rest waits until the client reads
-                    }
-                }
-                Err(ParseError::Incomplete { .. }) => {
-                    if looks_like_lab_request(rest) {
-                        let Some(c) = self.conns.get_mut(slot) else {
-                            return;
-                        };
-                        if !c.grace_pending {
-                            c.grace_pending = true;
-                            self.grace
-                                .insert(now + self.core.config().lab_grace, (slot, serial));
-                        }
-                    }
-                    break;
-                }
-                Err(e) => {
-                    let status = match e {
-                        ParseError::HeadTooLarge | ParseError::TooManyHeaders => {
-                            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
-                        }
-                        ParseError::BodyTooLarge => StatusCode::REQUEST_ENTITY_TOO_LARGE,
-                        ParseError::UnsupportedVersion => StatusCode::RTSP_VERSION_NOT_SUPPORTED,
-                        _ => StatusCode::BAD_REQUEST,
-                    };
-                    info!(
-                        "{}: bad request ({e}); answering {} and closing",
-                        info.peer, status.0
-                    );
-                    let mut resp = Response::new(status);
-                    if let Some(cseq) = sniff_cseq(rest) {
-                        resp.headers.append("CSeq", &cseq);
-                    }
-                    reply.clear();
-                    resp.write_to(&mut reply);
-                    let Some(c) = self.conns.get_mut(slot) else {
-                        return;
-                    };
-                    c.push_reply(&reply);
-                    c.closing = true;
-                    self.dirty.push(slot);
-                    used = input.len();
-                    break;
-                }
-            }
-        }
-        input.drain(..used);
-        if let Some(c) = self.conns.get_mut(slot) {
-            if input.is_empty() {
-                c.partial_since = None;
-            }
-            if c.input.is_empty() {
-                c.input = input;
-            } else {
-                // Cannot happen (nothing reads into it meanwhile), but never lose bytes.
-                input.extend_from_slice(&c.input);
-                c.input = input;
-            }
-        }
-    }
-
     /// The core and the sockets it sends through, borrowed apart.
-    fn parts(&mut self) -> (&mut Core, Io<'_>) {
+    pub(super) fn parts(&mut self) -> (&mut Core, Io<'_>) {
         let max_queue = self.core.config().max_queue;
         let io = Io {
             rtp: &self.rtp,
@@ -687,7 +451,7 @@ impl Server {
         }
     }
 
-    fn close(&mut self, slot: usize, now: Instant, wall: SystemTime) {
+    pub(super) fn close(&mut self, slot: usize, now: Instant, wall: SystemTime) {
         let Some(mut c) = self.conns.remove(slot) else {
             return;
         };
@@ -701,42 +465,3 @@ impl Server {
 /// SO_SNDBUF for RTSP connections. Linux doubles it for its bookkeeping, so this allows 256 KiB
 /// in the kernel: about half a second of interleaved 640x480 video.
 const SEND_BUFFER: usize = 128 * 1024;
-
-/// A request the classic lab client would send: a method, a relative URL (never `rtsp://`, which
-/// every standard client uses), `RTSP/1.0`, and a CSeq line. Client.py sends no line ending after
-/// its last header, so none is required.
-fn looks_like_lab_request(buf: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(buf) else {
-        return false;
-    };
-    let mut lines = text.lines();
-    let Some(first) = lines.next() else {
-        return false;
-    };
-    let mut parts = first.split_whitespace();
-    let (Some(method), Some(uri), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    method.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
-        && !uri.contains("://")
-        && uri != "*"
-        && version == "RTSP/1.0"
-        && lines.any(|l| l.to_ascii_lowercase().starts_with("cseq:"))
-}
-
-/// The CSeq of a request too broken to parse, so its error reply can still carry it
-/// (RFC 2326 §12.17); digits only, from the first `CSeq:` line in the first 8 KiB.
-fn sniff_cseq(buf: &[u8]) -> Option<String> {
-    let head = &buf[..buf.len().min(8192)];
-    let text = String::from_utf8_lossy(head);
-    text.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        if !name.trim().eq_ignore_ascii_case("cseq") {
-            return None;
-        }
-        let v = value.trim();
-        (!v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| v.to_string())
-    })
-}

@@ -220,7 +220,7 @@ fn sdp(out: &mut Out) {
     let ours = movie_sdp(&MovieDescription {
         name: "movie.Mjpeg",
         server_addr: "127.0.0.1".parse().unwrap(),
-        duration: 10.0,
+        duration: Some(10.0),
         fps: 24.0,
         width: 640,
         height: 480,
@@ -229,7 +229,7 @@ fn sdp(out: &mut Out) {
     let big = movie_sdp(&MovieDescription {
         name: "big movie",
         server_addr: "::1".parse().unwrap(),
-        duration: 123.456,
+        duration: Some(123.456),
         fps: 29.97,
         width: 4096,
         height: 2160,

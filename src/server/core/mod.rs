@@ -1,0 +1,327 @@
+//! The server's protocol logic, sans-IO: RTSP requests in, responses and RTP/RTCP out.
+//!
+//! `Core` owns the sessions, the sources they stream from and the timer wheel that paces every
+//! session's frames. It never touches a socket or reads the clock: the reactor hands it each
+//! request with the time, calls [`Core::handle_timeout`] when [`Core::poll_timeout`] says so,
+//! and gives it an [`Outbox`] through which packets leave. Tests drive it with a recording
+//! outbox and a simulated clock.
+//!
+//! The parts: [`methods`] answers each RTSP method; [`session`] holds sessions and transport
+//! negotiation; [`sender`] writes RTP and RTCP for one session; [`pacing`] decides when each
+//! frame leaves (a cursor's schedule, or a shared timeline's pushes) and when sessions expire.
+
+mod methods;
+mod pacing;
+pub mod sender;
+pub mod session;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use log::debug;
+
+use crate::rtp::rtcp;
+use crate::rtsp::message::{Method, Request, Response, StatusCode};
+use crate::server::auth::{Authenticator, Verdict};
+use crate::server::catalog::Catalog;
+use crate::server::config::Config;
+use crate::server::source::{FrameCache, Library, Timeline, TimelineId};
+use crate::server::timer::TimerWheel;
+
+use sender::Scratch;
+pub use sender::{Delivery, SenderStats, MAX_WHOLE_FRAME, PT_JPEG};
+use session::Session;
+
+/// Identifies one RTSP connection in the reactor.
+pub type ConnId = usize;
+
+/// The methods rtspd implements, for `Public:` (RFC 2326 §12.28).
+pub const PUBLIC: &str =
+    "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+
+pub(crate) const SERVER: &str = concat!("rtspd/", env!("CARGO_PKG_VERSION"));
+
+/// Where packets leave. The reactor implements it with sockets; tests with a recorder.
+pub trait Outbox {
+    /// Sends `packets` (RTP header, payload) in order from the server's RTP socket. Returns how
+    /// many left; fewer than all means the socket's buffer is full or the send failed.
+    fn rtp_udp(&mut self, dest: SocketAddr, packets: &[(&[u8], &[u8])]) -> usize;
+    /// Sends one RTCP compound packet from the server's RTCP socket.
+    fn rtcp_udp(&mut self, dest: SocketAddr, packet: &[u8]);
+    /// Queues the concatenation of `chunks` on connection `conn`, all or nothing: false when the
+    /// connection's queue cannot take it whole (the caller then drops the whole frame).
+    fn interleaved(&mut self, conn: ConnId, chunks: &[&[u8]]) -> bool;
+}
+
+/// The RTSP connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub id: ConnId,
+    pub peer: SocketAddr,
+    /// The server's address on that connection (for SDP's c= line and logs).
+    pub local: SocketAddr,
+}
+
+/// Counters over the server's life, for logs and benchmarks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    pub sessions_opened: u64,
+    pub sessions_timed_out: u64,
+    pub frames_sent: u64,
+    pub frames_dropped: u64,
+    pub send_errors: u64,
+    /// Frames a source could not give (a file truncated or rewritten, a frame RFC 2435 cannot
+    /// carry); the session skipped them.
+    pub frames_unreadable: u64,
+}
+
+/// What the timer wheel wakes the core for.
+#[derive(Debug, Clone, Copy)]
+enum Tick {
+    Frame(u64),
+    Expire(u64),
+}
+
+pub struct Core {
+    config: Config,
+    library: Library,
+    cache: FrameCache,
+    sessions: HashMap<u64, Session>,
+    /// Each session's SSRC, to route receiver reports.
+    by_ssrc: HashMap<u32, u64>,
+    timelines: HashMap<TimelineId, Timeline>,
+    next_timeline: TimelineId,
+    timers: TimerWheel<Tick>,
+    totals: Totals,
+    scratch: Scratch,
+    rtp_port: u16,
+    auth: Option<Authenticator>,
+}
+
+impl Core {
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        rtp_port: u16,
+        now: Instant,
+    ) -> Result<Core, String> {
+        let auth = config.auth.clone().map(Authenticator::new).transpose()?;
+        Ok(Core {
+            auth,
+            library: Library::new(catalog, config.fps, config.mtu),
+            cache: FrameCache::new(config.cache_bytes),
+            config,
+            sessions: HashMap::new(),
+            by_ssrc: HashMap::new(),
+            timelines: HashMap::new(),
+            next_timeline: 1,
+            timers: TimerWheel::new(now, Duration::from_millis(1)),
+            totals: Totals::default(),
+            scratch: Scratch::default(),
+            rtp_port,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    pub fn cache(&self) -> &FrameCache {
+        &self.cache
+    }
+
+    /// Connections that set up a live session or carry one (interleaved).
+    pub fn connections_with_sessions(&self) -> HashSet<ConnId> {
+        let mut set = HashSet::new();
+        for s in self.sessions.values() {
+            if let Some(c) = s.conn {
+                set.insert(c);
+            }
+            if let Delivery::Tcp { conn, .. } = s.rtp.delivery {
+                set.insert(conn);
+            }
+        }
+        set
+    }
+
+    /// When the reactor must next call [`Core::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Answers one request. Frames for a session that starts playing leave from the next
+    /// [`Core::handle_timeout`], so the reply is queued before the first interleaved packet.
+    pub fn handle_request(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) -> Response {
+        let Some(cseq) = req.headers.get("CSeq").map(|v| v.trim().to_string()) else {
+            return plain(StatusCode::BAD_REQUEST, None);
+        };
+        let cseq = Some(cseq.as_str());
+        if let Some(req_opts) = req.headers.get("Require") {
+            // We implement no RTSP extension options (RFC 2326 §12.32).
+            let mut r = plain(StatusCode::OPTION_NOT_SUPPORTED, cseq);
+            r.headers.append("Unsupported", req_opts.trim());
+            return r;
+        }
+        if let Some(refusal) = self.authorize(conn, req, cseq, wall) {
+            return refusal;
+        }
+        let result = match &req.method {
+            Method::Options => Ok(self.options(conn, req, cseq, now)),
+            Method::Describe => self.describe(conn, req, cseq),
+            Method::Setup => self.setup(conn, req, cseq, now),
+            Method::Play => self.play(conn, req, cseq, now),
+            Method::Pause => self.pause(conn, req, cseq, now),
+            Method::Teardown => self.teardown(conn, req, cseq, now, wall, out),
+            Method::GetParameter | Method::SetParameter => self.parameter(conn, req, cseq, now),
+            _ => {
+                let mut r = plain(StatusCode::NOT_IMPLEMENTED, cseq);
+                r.headers.append("Public", PUBLIC);
+                Ok(r)
+            }
+        };
+        let mut response = result.unwrap_or_else(|status| plain(status, cseq));
+        // Last, after CSeq and Session, which the lab client reads by line number.
+        response.headers.append("Server", SERVER);
+        response
+    }
+
+    /// Every method but OPTIONS needs credentials when `--auth` is on (RFC 2326 §10.1 lets
+    /// OPTIONS probe). None: go ahead; otherwise the 401 or 403 to send.
+    fn authorize(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        cseq: Option<&str>,
+        wall: SystemTime,
+    ) -> Option<Response> {
+        let auth = self.auth.as_mut()?;
+        if req.method == Method::Options {
+            return None;
+        }
+        let verdict = auth.check(
+            &req.method.to_string(),
+            req.headers.get("Authorization"),
+            conn.peer.ip(),
+            wall,
+        );
+        let mut r = match verdict {
+            Verdict::Allowed => return None,
+            Verdict::Challenge { stale } => {
+                let mut r = plain(StatusCode::UNAUTHORIZED, cseq);
+                for c in auth.challenges(wall, stale) {
+                    r.headers.append("WWW-Authenticate", &c);
+                }
+                r
+            }
+            Verdict::Locked => plain(StatusCode::FORBIDDEN, cseq),
+        };
+        r.headers.append("Server", SERVER);
+        Some(r)
+    }
+
+    /// An RTCP packet from a client, on the RTCP port or an interleaved channel. Reports count
+    /// only from the address of the session's own peer.
+    pub fn handle_rtcp(&mut self, from: IpAddr, data: &[u8], now: Instant) {
+        for packet in rtcp::Compound::new(data) {
+            let Ok(packet) = packet else {
+                debug!("{from}: malformed RTCP ignored");
+                return;
+            };
+            if let rtcp::Packet::ReceiverReport(rr) = packet {
+                for block in &rr.blocks {
+                    let Some(id) = self.by_ssrc.get(&block.ssrc).copied() else {
+                        continue;
+                    };
+                    let Some(s) = self.sessions.get_mut(&id) else {
+                        continue;
+                    };
+                    if s.peer.ip() != from {
+                        continue;
+                    }
+                    s.last_seen = now;
+                    debug!(
+                        "session {id}: receiver report: fraction lost {}/256, {} lost, jitter {}",
+                        block.fraction_lost, block.cumulative_lost, block.jitter
+                    );
+                }
+            }
+        }
+    }
+
+    /// The reactor closed connection `conn`. Interleaved sessions end now; UDP sessions live on
+    /// until their time-out unless a request or RTCP refreshes them.
+    pub fn connection_closed(
+        &mut self,
+        conn: ConnId,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) {
+        let mut ending = Vec::new();
+        for s in self.sessions.values_mut() {
+            if let Delivery::Tcp { conn: c, .. } = s.rtp.delivery {
+                if c == conn {
+                    ending.push(s.id);
+                    continue;
+                }
+            }
+            if s.conn == Some(conn) {
+                s.conn = None;
+                s.last_seen = now;
+            }
+        }
+        for id in ending {
+            self.end_session(id, "connection closed", now, wall, out);
+        }
+    }
+
+    /// Runs every timer due at `now`: sends frames, reports, and reclaims idle sessions.
+    pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime, out: &mut dyn Outbox) {
+        while let Some((_, tick)) = self.timers.poll_expired(now) {
+            match tick {
+                Tick::Frame(id) => self.send_next_frame(id, now, wall, out),
+                Tick::Expire(id) => self.check_expiry(id, now, wall, out),
+            }
+        }
+    }
+
+    /// Ends every session with RTCP BYE (server shutdown).
+    pub fn shutdown(&mut self, now: Instant, wall: SystemTime, out: &mut dyn Outbox) {
+        let ids: Vec<u64> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.end_session(id, "server shutting down", now, wall, out);
+        }
+    }
+}
+
+/// A response with `CSeq` first (the lab client reads it from line two).
+fn plain(status: StatusCode, cseq: Option<&str>) -> Response {
+    let mut r = Response::new(status);
+    if let Some(c) = cseq {
+        r.headers.append("CSeq", c);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests;
