@@ -372,7 +372,6 @@ pub fn seed_movie(test: &str) -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("RTSP_MJPEG_SEED").map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/movie.Mjpeg")),
-        Some(PathBuf::from("/work/shared/seed/movie.Mjpeg")),
     ];
     if let Some(p) = candidates.into_iter().flatten().find(|p| p.is_file()) {
         return Some(p);
