@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
+use rtsp_mjpeg::server::adapt::Mode;
 use rtsp_mjpeg::server::auth::AuthConfig;
 use rtsp_mjpeg::server::{Config, Server};
 
@@ -74,6 +75,11 @@ struct Args {
     /// the realm named in challenges and used in HA1 hashes (default rtspd)
     #[argh(option, default = "String::from(\"rtspd\")")]
     realm: String,
+    /// adaptive streaming: on (each session follows its receiver's reports or its TCP queue,
+    /// down to lower-quality renditions, fewer frames and half size) or off (every frame at full
+    /// quality) (default on)
+    #[argh(option, default = "Mode::On")]
+    adaptive: Mode,
     /// megabytes of frames (read from disk and packetized) kept in memory for all movies
     /// together (default 32)
     #[argh(option, default = "32")]
@@ -168,6 +174,7 @@ fn run(args: Args) -> Result<(), String> {
         max_queue: args.max_queue,
         auth,
         looping: !args.no_loop,
+        adaptive: args.adaptive,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
         ..Config::default()
     };

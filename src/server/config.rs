@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::server::adapt::Mode;
 use crate::server::auth::AuthConfig;
 
 /// Everything the server needs to start. `Default` gives the values `rtspd --help` documents.
@@ -44,6 +45,8 @@ pub struct Config {
     pub max_head: usize,
     pub max_headers: usize,
     pub max_body: usize,
+    /// Adaptive streaming: each session follows what its receiver reports (or its TCP queue).
+    pub adaptive: Mode,
     /// Bytes of frames (JPEG and RFC 2435 payloads) kept in memory, shared by all movies.
     pub cache_bytes: usize,
     /// Credentials every method but OPTIONS must carry; None serves everyone.
@@ -71,6 +74,7 @@ impl Default for Config {
             max_head: 8192,
             max_headers: 64,
             max_body: 64 * 1024,
+            adaptive: Mode::On,
             cache_bytes: 32 << 20,
             auth: None,
         }

@@ -8,6 +8,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -25,6 +26,8 @@ pub struct Conn {
     pub input: Vec<u8>,
     output: Vec<u8>,
     written: usize,
+    /// Bytes written to the socket over the connection's life.
+    written_total: u64,
     /// WRITABLE interest is registered (only while output is pending).
     pub want_write: bool,
     /// Close once the output is flushed (after an error reply, or the peer's EOF).
@@ -64,6 +67,7 @@ impl Conn {
             input: Vec::new(),
             output: Vec::new(),
             written: 0,
+            written_total: 0,
             want_write: false,
             closing: false,
             read_paused: false,
@@ -77,6 +81,23 @@ impl Conn {
     /// Bytes queued and not yet written.
     pub fn queued(&self) -> usize {
         self.output.len() - self.written
+    }
+
+    pub fn written_total(&self) -> u64 {
+        self.written_total
+    }
+
+    /// Bytes the kernel holds for this connection, not yet sent or not yet acknowledged
+    /// (SIOCOUTQ): the part of the path's queue that is ours.
+    pub fn kernel_unsent(&self) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ writes one int through the pointer, which points at `n`.
+        let rc = unsafe { libc::ioctl(self.stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+        if rc == 0 {
+            usize::try_from(n).unwrap_or(0)
+        } else {
+            0
+        }
     }
 
     /// Reads until the socket would block or the input buffer is full.
@@ -143,7 +164,10 @@ impl Conn {
         while self.written < self.output.len() {
             match self.stream.write(&self.output[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
+                Ok(n) => {
+                    self.written += n;
+                    self.written_total += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.compact();
                     return Ok(false);

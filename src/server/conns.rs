@@ -8,7 +8,7 @@ use log::debug;
 use mio::net::UdpSocket;
 
 use crate::server::conn::Conn;
-use crate::server::core::Outbox;
+use crate::server::core::{Backlog, Outbox};
 use crate::server::udp::UdpSender;
 
 /// Connections in slots indexed by token, with a free list.
@@ -80,6 +80,15 @@ impl Outbox for Io<'_> {
         if let Err(e) = self.rtcp.send_to(packet, dest) {
             debug!("RTCP send to {dest}: {e}");
         }
+    }
+
+    fn backlog(&mut self, conn: usize) -> Option<Backlog> {
+        let c = self.conns.get_mut(conn)?;
+        Some(Backlog {
+            queued: c.queued(),
+            unsent: c.kernel_unsent(),
+            written: c.written_total(),
+        })
     }
 
     fn interleaved(&mut self, conn: usize, chunks: &[&[u8]]) -> bool {

@@ -8,7 +8,7 @@ use log::{debug, info};
 
 use crate::rtsp::message::{self, Message, ParseError, Response, StatusCode};
 use crate::server::conn::ReadOutcome;
-use crate::server::core::ConnInfo;
+use crate::server::core::{ConnInfo, RtcpFrom};
 use crate::server::reactor::Server;
 
 impl Server {
@@ -104,7 +104,8 @@ impl Server {
                         }
                         Message::Interleaved { data, .. } => {
                             // Clients send RTCP receiver reports on the odd channel.
-                            self.core.handle_rtcp(info.peer.ip(), &data, now);
+                            self.core
+                                .handle_rtcp(RtcpFrom::Conn(slot, info.peer.ip()), &data, now);
                             continue;
                         }
                         Message::Response(_) => continue,

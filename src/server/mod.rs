@@ -2,6 +2,7 @@
 //! stream from; [`reactor`] drives it all from one mio thread with the sockets; the rest are its
 //! parts.
 
+pub mod adapt;
 pub mod auth;
 pub mod catalog;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod signals;
 pub mod source;
 pub mod timer;
 pub mod udp;
+mod worker;
 
 pub use config::Config;
 pub use reactor::{Server, ShutdownHandle, StartError};

@@ -1,7 +1,8 @@
 //! The one-thread mio reactor: accepts RTSP connections, reads and writes them, receives RTCP,
 //! and wakes the [`Core`] when its timer wheel says a frame is due.
 //!
-//! Tokens: the listener, the RTP and RTCP sockets, a waker for shutdown, then one per connection
+//! Tokens: the listener, the RTP and RTCP sockets, a waker (for shutdown and the rendition
+//! worker), then one per connection
 //! (slot index + [`CONN_BASE`]). mio is edge-triggered, so every readable socket is drained until
 //! `WouldBlock`, and a connection that stops being read for backpressure is remembered and read
 //! again when its output drains. WRITABLE interest is registered only while output is pending.
@@ -22,10 +23,11 @@ use crate::server::catalog::Catalog;
 use crate::server::config::Config;
 use crate::server::conn::Conn;
 use crate::server::conns::{Conns, Io};
-use crate::server::core::Core;
+use crate::server::core::{Core, RtcpFrom};
 use crate::server::signals::SignalFd;
 use crate::server::timer::TimerWheel;
 use crate::server::udp::{bind_udp_pair, UdpSender};
+use crate::server::worker::Worker;
 
 const LISTENER: Token = Token(0);
 const RTP: Token = Token(1);
@@ -81,6 +83,8 @@ pub struct Server {
     /// Next sweep for idle connections.
     pub(super) next_sweep: Instant,
     pub(super) signals: Option<SignalFd>,
+    /// Makes renditions for adaptive sessions off this thread (shares the shutdown waker).
+    pub(super) worker: Worker,
 }
 
 impl Server {
@@ -104,6 +108,8 @@ impl Server {
         let poll = Poll::new().map_err(|e| StartError(e.to_string()))?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| StartError(e.to_string()))?);
+        let worker =
+            Worker::spawn(waker.clone()).map_err(|e| StartError(format!("worker thread: {e}")))?;
         let now = Instant::now();
         let limits = Limits {
             max_head: config.max_head,
@@ -138,6 +144,7 @@ impl Server {
             refused_logged: None,
             next_sweep: now + Duration::from_secs(1),
             signals: None,
+            worker,
         };
         let reg = server.poll.registry();
         reg.register(&mut server.listener, LISTENER, Interest::READABLE)
@@ -231,6 +238,7 @@ impl Server {
                 return self.stop(now, wall);
             }
             self.run_timers(now, wall);
+            self.exchange_renditions();
             if now >= self.next_sweep {
                 self.next_sweep = now + Duration::from_secs(1);
                 self.close_idle(now, wall);
@@ -333,7 +341,7 @@ impl Server {
         let mut buf = [0u8; 2048];
         loop {
             match self.rtcp.recv_from(&mut buf) {
-                Ok((n, from)) => self.core.handle_rtcp(from.ip(), &buf[..n], now),
+                Ok((n, from)) => self.core.handle_rtcp(RtcpFrom::Udp(from), &buf[..n], now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 // ICMP errors surface here as ECONNREFUSED; they concern an earlier send.
                 Err(_) => {}
@@ -448,6 +456,18 @@ impl Server {
         }
         for slot in stale {
             self.close(slot, now, wall);
+        }
+    }
+
+    /// Hands the core's rendition jobs to the worker and its finished renditions to the core.
+    fn exchange_renditions(&mut self) {
+        while let Some(done) = self.worker.try_recv() {
+            self.core.render_done(done);
+        }
+        for job in self.core.take_render_jobs() {
+            if let Err(job) = self.worker.submit(job) {
+                self.core.render_refused(&job);
+            }
         }
     }
 

@@ -8,7 +8,9 @@ use log::{info, warn};
 use crate::rtsp::headers::{parse_transports, NptRange, RtpInfo};
 use crate::rtsp::message::{Request, Response, StatusCode};
 use crate::rtsp::sdp;
+use crate::server::adapt::Mode;
 use crate::server::catalog::movie_name_from_uri;
+use crate::server::core::adaptive::{nominal, SessionAdapt};
 use crate::server::core::sender::{Delivery, RtpSender, SenderStats};
 use crate::server::core::session::{
     choose_transport, random_u16, random_u32, random_u64, Chosen, Feed, Session, State,
@@ -187,6 +189,9 @@ impl Core {
                 return Err(StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED);
             }
             s.rtp.delivery = chosen.delivery;
+            if let (Some(a), Some(cap)) = (s.adapt.as_mut(), bandwidth(req)?) {
+                a.controller.set_cap(Some(cap));
+            }
             return Ok(self.setup_reply(cseq, id, &chosen));
         }
 
@@ -200,6 +205,14 @@ impl Core {
         let id = self.new_session_id();
         let ssrc = self.new_ssrc();
         let name = named.info().name.clone();
+        let adapt = match &named {
+            Named::Seekable(src) if self.config.adaptive == Mode::On && !chosen.lab => {
+                let mut a = SessionAdapt::new(nominal(src.as_ref()).0, now);
+                a.controller.set_cap(bandwidth(req)?);
+                Some(a)
+            }
+            _ => None,
+        };
         let feed = match named {
             Named::Seekable(s) => Feed::Cursor(Cursor::new(s)),
             Named::Timeline(t, _) => Feed::Timeline(t),
@@ -220,6 +233,7 @@ impl Core {
                 lab: chosen.lab,
                 stats: SenderStats::default(),
             },
+            adapt,
             clock: 0,
             anchor: (now, 0),
             timeline_origin: None,
@@ -283,10 +297,14 @@ impl Core {
             Some(v) => Some(NptRange::parse(v).map_err(|_| StatusCode::INVALID_RANGE)?),
             None => None,
         };
+        let cap = bandwidth(req)?;
         let s = self
             .sessions
             .get_mut(&id)
             .ok_or(StatusCode::SESSION_NOT_FOUND)?;
+        if let (Some(a), Some(cap)) = (s.adapt.as_mut(), cap) {
+            a.controller.set_cap(Some(cap));
+        }
         let (start, end) = match &mut s.feed {
             Feed::Cursor(c) => {
                 let duration = c.source.info().duration.unwrap_or(0.0);
@@ -421,5 +439,18 @@ impl Core {
                 return ssrc;
             }
         }
+    }
+}
+
+/// The client's `Bandwidth:` (RFC 2326 §12.6: bits per second), which caps an adaptive
+/// session's rate. A value that is not a number is a bad request.
+fn bandwidth(req: &Request) -> Result<Option<f64>, StatusCode> {
+    match req.headers.get("Bandwidth") {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(|b| Some(b as f64))
+            .map_err(|_| StatusCode::BAD_REQUEST),
     }
 }

@@ -10,6 +10,7 @@
 //! negotiation; [`sender`] writes RTP and RTCP for one session; [`pacing`] decides when each
 //! frame leaves (a cursor's schedule, or a shared timeline's pushes) and when sessions expire.
 
+mod adaptive;
 mod methods;
 mod pacing;
 pub mod sender;
@@ -52,6 +53,28 @@ pub trait Outbox {
     /// Queues the concatenation of `chunks` on connection `conn`, all or nothing: false when the
     /// connection's queue cannot take it whole (the caller then drops the whole frame).
     fn interleaved(&mut self, conn: ConnId, chunks: &[&[u8]]) -> bool;
+    /// Connection `conn`'s queues, for adapting interleaved sessions to their TCP path.
+    fn backlog(&mut self, conn: ConnId) -> Option<Backlog>;
+}
+
+/// A TCP connection's queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Bytes in our output queue.
+    pub queued: usize,
+    /// Bytes the kernel holds, not yet sent or not yet acknowledged.
+    pub unsent: usize,
+    /// Bytes handed to the kernel over the connection's life.
+    pub written: u64,
+}
+
+/// Where an RTCP packet came from.
+#[derive(Debug, Clone, Copy)]
+pub enum RtcpFrom {
+    /// A datagram on the server's RTCP port.
+    Udp(SocketAddr),
+    /// An interleaved channel of an RTSP connection.
+    Conn(ConnId, IpAddr),
 }
 
 /// The RTSP connection a request came on.
@@ -74,6 +97,8 @@ pub struct Totals {
     /// Frames a source could not give (a file truncated or rewritten, a frame RFC 2435 cannot
     /// carry); the session skipped them.
     pub frames_unreadable: u64,
+    /// Frames an adaptive session skipped to stay within its path's rate.
+    pub frames_thinned: u64,
 }
 
 /// What the timer wheel wakes the core for.
@@ -97,6 +122,11 @@ pub struct Core {
     scratch: Scratch,
     rtp_port: u16,
     auth: Option<Authenticator>,
+    /// Renditions waiting to be handed to the worker, and those it is making.
+    jobs: Vec<crate::server::adapt::render::Job>,
+    pending: HashSet<crate::server::source::cache::Key>,
+    /// (source, variant): total RTP bits and count of the renditions made.
+    rendition_bits: HashMap<(u64, u8), (f64, u32)>,
 }
 
 impl Core {
@@ -120,6 +150,9 @@ impl Core {
             totals: Totals::default(),
             scratch: Scratch::default(),
             rtp_port,
+            jobs: Vec::new(),
+            pending: HashSet::new(),
+            rendition_bits: HashMap::new(),
         })
     }
 
@@ -239,12 +272,17 @@ impl Core {
         Some(r)
     }
 
-    /// An RTCP packet from a client, on the RTCP port or an interleaved channel. Reports count
-    /// only from the address of the session's own peer.
-    pub fn handle_rtcp(&mut self, from: IpAddr, data: &[u8], now: Instant) {
+    /// An RTCP packet from a client, on the RTCP port or an interleaved channel. Reports keep a
+    /// session alive only from its own peer's address, and steer its adaptation only from its
+    /// RTCP port (or its own connection).
+    pub fn handle_rtcp(&mut self, from: RtcpFrom, data: &[u8], now: Instant) {
+        let (ip, udp) = match from {
+            RtcpFrom::Udp(a) => (a.ip(), Some(a)),
+            RtcpFrom::Conn(_, ip) => (ip, None),
+        };
         for packet in rtcp::Compound::new(data) {
             let Ok(packet) = packet else {
-                debug!("{from}: malformed RTCP ignored");
+                debug!("{ip}: malformed RTCP ignored");
                 return;
             };
             if let rtcp::Packet::ReceiverReport(rr) = packet {
@@ -252,10 +290,16 @@ impl Core {
                     let Some(id) = self.by_ssrc.get(&block.ssrc).copied() else {
                         continue;
                     };
+                    let bits = self.session_variant_bits(id);
                     let Some(s) = self.sessions.get_mut(&id) else {
                         continue;
                     };
-                    if s.peer.ip() != from {
+                    let own_conn = match (from, s.rtp.delivery) {
+                        (RtcpFrom::Conn(c, _), Delivery::Tcp { conn, .. }) => c == conn,
+                        (RtcpFrom::Conn(..), _) => false,
+                        (RtcpFrom::Udp(_), _) => true,
+                    };
+                    if s.peer.ip() != ip || !own_conn {
                         continue;
                     }
                     s.last_seen = now;
@@ -263,6 +307,7 @@ impl Core {
                         "session {id}: receiver report: fraction lost {}/256, {} lost, jitter {}",
                         block.fraction_lost, block.cumulative_lost, block.jitter
                     );
+                    Core::adapt_report(s, block, udp, now, &bits);
                 }
             }
         }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use log::{info, warn};
 
+use crate::server::core::adaptive::frame_bits;
 use crate::server::core::sender::Sent;
 use crate::server::core::session::{Feed, Session, State};
 use crate::server::core::{Core, Outbox, Tick};
@@ -69,12 +70,29 @@ impl Core {
         }
         let i = cursor.index;
         let duration = cursor.duration_of(i);
+        let source = cursor.source.clone();
         let mut unreadable = 0;
-        match cursor.source.frame(i, &mut self.cache) {
-            Ok(frame) => {
-                let ts = s.rtp_time(s.clock);
-                let outcome = s.rtp.send_frame(&frame, ts, &mut self.scratch, out);
-                self.count(outcome);
+        match source.frame(i, &mut self.cache) {
+            Ok(original) => {
+                if s.adapt.is_some() {
+                    let bits = self.variant_bits(source.as_ref());
+                    Core::adapt_queue(s, now, out, &bits);
+                }
+                match self.adapt_frame(s, &source, i, original, now) {
+                    Some(frame) => {
+                        let ts = s.rtp_time(s.clock);
+                        let outcome = s.rtp.send_frame(&frame, ts, &mut self.scratch, out);
+                        self.count(outcome);
+                        if let Some(a) = s.adapt.as_mut() {
+                            match outcome {
+                                Sent::Whole => a.controller.on_sent(frame_bits(&frame)),
+                                Sent::Dropped { .. } => a.controller.on_queue_drop(),
+                            }
+                        }
+                    }
+                    // Thinned: the frame's time passes unsent, its timestamp unused.
+                    None => self.totals.frames_thinned += 1,
+                }
             }
             Err(_) => {
                 // Logged once by the source; the frame's time passes as if it had been shown.
@@ -103,8 +121,14 @@ impl Core {
         // After the frame, so that the first report after PLAY counts what was sent
         // (RFC 3550 §6.4: no report of an empty stream before its first packet).
         if !s.rtp.lab && now >= s.next_report && s.rtp.stats.packets > 0 {
-            s.rtp.send_report(s.rtp_now(now), wall, false, out);
-            s.next_report = now + self.config.sr_interval;
+            let ntp = s.rtp.send_report(s.rtp_now(now), wall, false, out);
+            let mut interval = self.config.sr_interval;
+            if let Some(a) = s.adapt.as_mut() {
+                a.sent_report(ntp, now);
+                // A fresh round trip each second: what steers the rate is a second old at most.
+                interval = interval.min(Duration::from_secs(1));
+            }
+            s.next_report = now + interval;
         }
         let mut due = s.anchor.0 + ticks(s.clock - s.anchor.1);
         if due + Duration::from_secs(1) < now {

@@ -187,15 +187,22 @@ impl RtpSender {
 
     /// A sender report (RFC 3550 §6.4.1) whose NTP time `wall` and RTP timestamp `rtp_now` name
     /// the same instant, with SDES CNAME, and BYE when the session ends. The lab client has no
-    /// RTCP.
-    pub fn send_report(&self, rtp_now: u32, wall: SystemTime, bye: bool, out: &mut dyn Outbox) {
+    /// RTCP. Returns the report's NTP time, middle 32 bits (what a receiver's LSR will echo).
+    pub fn send_report(
+        &self,
+        rtp_now: u32,
+        wall: SystemTime,
+        bye: bool,
+        out: &mut dyn Outbox,
+    ) -> u32 {
         let since_epoch = wall
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
         let mut packet = Vec::with_capacity(128);
+        let ntp = rtcp::NtpTimestamp::from_unix(since_epoch);
         rtcp::SenderReport {
             ssrc: self.ssrc,
-            ntp: rtcp::NtpTimestamp::from_unix(since_epoch),
+            ntp,
             rtp_timestamp: rtp_now,
             packet_count: self.stats.packets as u32,
             octet_count: self.stats.octets as u32,
@@ -222,5 +229,6 @@ impl RtpSender {
                 let _ = out.interleaved(conn, &[&prefix, &packet]);
             }
         }
+        ntp.middle()
     }
 }

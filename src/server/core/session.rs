@@ -12,6 +12,7 @@ use log::warn;
 
 use crate::rtsp::headers::Transport;
 use crate::rtsp::message::StatusCode;
+use crate::server::core::adaptive::SessionAdapt;
 use crate::server::core::sender::{Delivery, RtpSender};
 use crate::server::core::{ConnId, ConnInfo};
 use crate::server::source::{Cursor, TimelineId, CLOCK_RATE};
@@ -40,6 +41,8 @@ pub struct Session {
     pub feed: Feed,
     pub state: State,
     pub rtp: RtpSender,
+    /// Adaptation to the path (None: `--adaptive off`, the lab client, or a shared timeline).
+    pub adapt: Option<SessionAdapt>,
     /// Ticks of media sent since SETUP: the RTP timestamp is `ts_base + clock`, so it keeps
     /// rising across loops, seeks and pauses, and a skipped frame leaves its gap.
     pub clock: u64,

@@ -12,8 +12,8 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::server::source::FrameRef;
 
-/// (source uid, frame index)
-pub type Key = (u64, u32);
+/// (source uid, frame index, variant: 0 for the frame itself, others for adaptive renditions)
+pub type Key = (u64, u32, u8);
 
 struct Entry {
     frame: FrameRef,
@@ -56,6 +56,40 @@ impl FrameCache {
         self.map.is_empty()
     }
 
+    /// The cached frame, if there is one.
+    pub fn get(&mut self, key: Key) -> Option<FrameRef> {
+        let e = self.map.get_mut(&key)?;
+        e.referenced = true;
+        self.hits += 1;
+        Some(e.frame.clone())
+    }
+
+    pub fn contains(&self, key: Key) -> bool {
+        self.map.contains_key(&key)
+    }
+
+    /// Keeps `frame` (replacing any frame under `key`).
+    pub fn insert(&mut self, key: Key, frame: FrameRef) {
+        if let Some(old) = self.map.remove(&key) {
+            self.held -= old.bytes;
+            self.ring.retain(|k| *k != key);
+        }
+        let bytes = frame.bytes();
+        while self.held + bytes > self.budget && !self.ring.is_empty() {
+            self.evict_one();
+        }
+        self.held += bytes;
+        self.map.insert(
+            key,
+            Entry {
+                frame,
+                bytes,
+                referenced: false,
+            },
+        );
+        self.ring.push_back(key);
+    }
+
     /// The cached frame, or `make`'s, which is then kept.
     pub fn get_or_try_insert(
         &mut self,
@@ -69,20 +103,7 @@ impl FrameCache {
         }
         self.misses += 1;
         let frame = make()?;
-        let bytes = frame.bytes();
-        while self.held + bytes > self.budget && !self.ring.is_empty() {
-            self.evict_one();
-        }
-        self.held += bytes;
-        self.map.insert(
-            key,
-            Entry {
-                frame: frame.clone(),
-                bytes,
-                referenced: false,
-            },
-        );
-        self.ring.push_back(key);
+        self.insert(key, frame.clone());
         Ok(frame)
     }
 
@@ -140,19 +161,21 @@ mod tests {
         let unit = frame(1000).bytes();
         let mut c = FrameCache::new(unit * 4);
         for i in 0..4 {
-            c.get_or_try_insert((1, i), || Ok(frame(1000))).unwrap();
+            c.get_or_try_insert((1, i, 0), || Ok(frame(1000))).unwrap();
         }
         assert_eq!(c.len(), 4);
         // Frame 0 is used again, so the next insert evicts frame 1 instead.
-        c.get_or_try_insert((1, 0), || panic!("cached")).unwrap();
-        c.get_or_try_insert((1, 9), || Ok(frame(1000))).unwrap();
+        c.get_or_try_insert((1, 0, 0), || panic!("cached")).unwrap();
+        c.get_or_try_insert((1, 9, 0), || Ok(frame(1000))).unwrap();
         assert!(c.held_bytes() <= unit * 4);
         assert_eq!(c.len(), 4);
-        assert!(c.map.contains_key(&(1, 0)));
-        assert!(!c.map.contains_key(&(1, 1)));
+        assert!(c.map.contains_key(&(1, 0, 0)));
+        assert!(!c.map.contains_key(&(1, 1, 0)));
         assert_eq!((c.hits, c.misses), (1, 5));
         // Errors are passed on and nothing is kept.
-        assert!(c.get_or_try_insert((1, 10), || Err("bad".into())).is_err());
+        assert!(c
+            .get_or_try_insert((1, 10, 0), || Err("bad".into()))
+            .is_err());
         assert_eq!(c.len(), 4);
         c.forget_source(1);
         assert_eq!((c.len(), c.held_bytes()), (0, 0));
@@ -161,9 +184,9 @@ mod tests {
     #[test]
     fn a_frame_larger_than_the_budget_is_still_handed_out() {
         let mut c = FrameCache::new(10);
-        let f = c.get_or_try_insert((2, 0), || Ok(frame(5000))).unwrap();
+        let f = c.get_or_try_insert((2, 0, 0), || Ok(frame(5000))).unwrap();
         assert_eq!(f.jpeg.len(), 5000);
-        c.get_or_try_insert((2, 1), || Ok(frame(5000))).unwrap();
+        c.get_or_try_insert((2, 1, 0), || Ok(frame(5000))).unwrap();
         assert_eq!(c.len(), 1, "the older one made room");
     }
 }

@@ -14,7 +14,7 @@ use log::info;
 use crate::media::Stamp;
 use crate::server::catalog::Catalog;
 use crate::server::source::movie::MovieSource;
-use crate::server::source::FrameCache;
+use crate::server::source::{FrameCache, Seekable};
 
 /// Why a name gives no source: not there (404), or there but not streamable (415), with the
 /// reason for the log.
@@ -93,7 +93,7 @@ impl Library {
                 MovieSource::open(uid, name, &path, self.default_fps, self.mtu).map(Arc::new);
             match &source {
                 Ok(m) => {
-                    let i = crate::server::source::Seekable::info(m.as_ref());
+                    let i = m.info();
                     info!(
                         "movie {}: {} frames, {}x{}, {:.1} MB, {:.1} s at {} fps",
                         i.name,

@@ -80,6 +80,9 @@ pub struct SourceInfo {
 pub trait Seekable: Send + Sync {
     fn info(&self) -> &SourceInfo;
 
+    /// Tells this source's frames apart from other sources' in the [`FrameCache`].
+    fn uid(&self) -> u64;
+
     /// Frames in one pass.
     fn frame_count(&self) -> usize;
 
@@ -155,6 +158,9 @@ mod tests {
     impl Seekable for Fixed {
         fn info(&self) -> &SourceInfo {
             &self.1
+        }
+        fn uid(&self) -> u64 {
+            1
         }
         fn frame_count(&self) -> usize {
             self.0.len() - 1

@@ -69,10 +69,6 @@ impl MovieSource {
         })
     }
 
-    pub fn uid(&self) -> u64 {
-        self.uid
-    }
-
     pub fn disk(&self) -> &DiskMovie {
         &self.disk
     }
@@ -96,6 +92,10 @@ impl Seekable for MovieSource {
         &self.info
     }
 
+    fn uid(&self) -> u64 {
+        self.uid
+    }
+
     fn frame_count(&self) -> usize {
         self.disk.frame_count()
     }
@@ -106,7 +106,7 @@ impl Seekable for MovieSource {
     }
 
     fn frame(&self, i: usize, cache: &mut FrameCache) -> Result<FrameRef, String> {
-        let key = (self.uid, i as u32);
+        let key = (self.uid, i as u32, 0);
         let result = if self.stale.load(Ordering::Relaxed) {
             Err("the file changed on disk while it streamed".to_string())
         } else {

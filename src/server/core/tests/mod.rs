@@ -28,6 +28,9 @@ impl Outbox for Recorder {
     fn interleaved(&mut self, _: ConnId, _: &[&[u8]]) -> bool {
         panic!("no TCP sessions in these tests")
     }
+    fn backlog(&mut self, _: ConnId) -> Option<Backlog> {
+        None
+    }
 }
 
 struct Fixture {
@@ -48,19 +51,25 @@ impl Drop for TempDir {
 
 /// A core serving a 12-frame, 24 fps movie (half a second) with `tweak` applied.
 fn fixture(tweak: impl FnOnce(&mut Config)) -> Fixture {
+    fixture_with(
+        TestMovie {
+            seconds: 0.5,
+            width: 160,
+            height: 128,
+            fps: 24,
+            ..TestMovie::default()
+        },
+        tweak,
+    )
+}
+
+fn fixture_with(movie: TestMovie, tweak: impl FnOnce(&mut Config)) -> Fixture {
     let dir = std::env::temp_dir().join(format!(
         "rtsp-mjpeg-core-{}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let movie = TestMovie {
-        seconds: 0.5,
-        width: 160,
-        height: 128,
-        fps: 24,
-        ..TestMovie::default()
-    };
     std::fs::write(dir.join("movie.Mjpeg"), movie.to_lab_bytes()).unwrap();
     let mut config = Config {
         media: dir.clone(),
@@ -305,6 +314,8 @@ fn play(f: &mut Fixture, now: Instant, id: &str) -> Response {
         ),
     )
 }
+
+mod adaptive;
 
 #[test]
 fn rtp_info_names_the_stream_and_the_first_report_follows_media() {
