@@ -149,7 +149,24 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A connection from a chosen local address (another loopback address, say).
+    pub fn connect_from(src: std::net::IpAddr, addr: SocketAddr) -> Client {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.bind(&SocketAddr::new(src, 0).into()).unwrap();
+        sock.connect(&addr.into()).expect("connect");
+        Client::from_stream(sock.into())
+    }
+
+    /// Bytes read past the last reply (interleaved data not yet taken).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
