@@ -162,6 +162,9 @@ pub struct JpegFrame {
     pub data: Vec<u8>,
     pub width: u16,
     pub height: u16,
+    /// The RFC 2435 Q value it came with (1-99: scaled standard tables, 128-255: tables in
+    /// band); None for a whole JPEG (the lab format), which has no RFC 2435 header.
+    pub quality: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +216,7 @@ impl DropCounts {
 struct Partial {
     timestamp: u32,
     jpeg_type: u8,
+    q: u8,
     width8: u8,
     height8: u8,
     restart_interval: u16,
@@ -289,6 +293,7 @@ impl Depacketizer {
                 data: payload.to_vec(),
                 width,
                 height,
+                quality: None,
             });
             return Ok(());
         }
@@ -366,6 +371,7 @@ impl Depacketizer {
             self.partial = Some(Partial {
                 timestamp: ts,
                 jpeg_type,
+                q,
                 width8,
                 height8,
                 restart_interval,
@@ -525,6 +531,7 @@ fn rebuild(p: &Partial) -> JpegFrame {
         data: out,
         width,
         height,
+        quality: Some(p.q),
     }
 }
 
