@@ -25,6 +25,8 @@ mod auth;
 mod media;
 mod request;
 mod response;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -458,10 +460,8 @@ impl Engine {
         {
             self.process_input(now, true);
         }
-        if let Some(p) = self.pending.as_ref().filter(|p| now >= p.deadline) {
-            let kind = p.kind;
-            self.pending = None;
-            self.on_no_answer(kind);
+        if let Some(p) = self.pending.take_if(|p| now >= p.deadline) {
+            self.on_no_answer(p);
         }
         if let Some(k) = self.next_keepalive {
             if now >= k && self.pending.is_none() && self.session.is_some() && !self.closing {

@@ -3,7 +3,7 @@
 //! Transport §12.39, Range §12.29, Session §12.37, Bandwidth §12.6, Authorization §12.5) or
 //! exactly as the seed's Client.py writes them for a lab server.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, warn};
 
@@ -40,6 +40,7 @@ impl Kind {
 pub(super) struct Pending {
     pub cseq: u32,
     pub kind: Kind,
+    pub sent: Instant,
     pub deadline: Instant,
 }
 
@@ -69,6 +70,7 @@ impl Engine {
         self.pending = Some(Pending {
             cseq,
             kind,
+            sent: now,
             deadline: now + timeout,
         });
         // Any request naming the session keeps it alive at the server (RFC 2326 §12.37).
@@ -188,8 +190,8 @@ impl Engine {
     }
 
     /// A request's deadline passed with no reply.
-    pub(super) fn on_no_answer(&mut self, kind: Kind) {
-        match kind {
+    pub(super) fn on_no_answer(&mut self, p: Pending) {
+        match p.kind {
             Kind::Describe => self.fall_back_to_lab("no answer to DESCRIBE"),
             Kind::Teardown => {
                 warn!("no answer to TEARDOWN");
@@ -197,8 +199,8 @@ impl Engine {
             }
             Kind::Keepalive => warn!("no answer to the keepalive"),
             kind => {
-                let secs = Duration::as_secs_f64(&self.config.request_timeout);
-                self.error(format!("no answer to {} within {secs} s", kind.name()));
+                let waited = p.deadline.saturating_duration_since(p.sent).as_secs_f64();
+                self.error(format!("no answer to {} within {waited} s", kind.name()));
             }
         }
     }
