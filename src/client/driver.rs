@@ -132,6 +132,8 @@ const WAKE: Token = Token(3);
 
 /// Frames waiting for the UI; past this the network side drops rather than queue.
 const FRAME_QUEUE: usize = 3;
+/// How long the last bytes (a TEARDOWN's, say) may take to leave once the engine is closed.
+const FLUSH_AT_CLOSE: Duration = Duration::from_secs(1);
 
 impl Client {
     /// Connects (on the network thread) and describes the movie; SETUP waits for a command.
@@ -279,15 +281,20 @@ impl Driver {
     /// Runs until the engine is closed; the reason it gives, or the I/O error that ended it.
     fn run(&mut self) -> Option<String> {
         let mut events = Events::with_capacity(64);
+        let mut closed_at = None;
         loop {
             if let Err(e) = self.turn(&mut events) {
                 // The engine's own reason (say, the server closed the connection) comes first.
                 self.drain();
                 return self.closed.take().unwrap_or(Some(e.to_string()));
             }
-            let done = self.engine.is_closed() && (self.output.is_empty() || self.eof);
-            if done {
-                return self.closed.take().flatten();
+            if self.engine.is_closed() {
+                // What is left to send gets a moment, not forever: a server that stopped
+                // reading must not keep the player from exiting.
+                let since = *closed_at.get_or_insert_with(Instant::now);
+                if self.output.is_empty() || self.eof || since.elapsed() > FLUSH_AT_CLOSE {
+                    return self.closed.take().flatten();
+                }
             }
         }
     }
@@ -295,10 +302,10 @@ impl Driver {
     /// One wake-up: wait, feed the engine what arrived, carry out what it asks.
     fn turn(&mut self, events: &mut Events) -> io::Result<()> {
         let now = Instant::now();
-        let timeout = self
-            .engine
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(now));
+        let timeout = match self.engine.poll_timeout() {
+            _ if self.engine.is_closed() => Some(FLUSH_AT_CLOSE / 10),
+            t => t.map(|t| t.saturating_duration_since(now)),
+        };
         if let Err(e) = self.poll.poll(events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);

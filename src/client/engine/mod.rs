@@ -246,6 +246,8 @@ pub struct Engine {
     closed: bool,
     input: Vec<u8>,
     last_input: Instant,
+    /// The input left over has had its quiet-connection parse (no timer for it until more).
+    input_quiet_done: bool,
     cseq: u32,
     pending: Option<Pending>,
     queued: VecDeque<Command>,
@@ -280,6 +282,7 @@ impl Engine {
             closed: false,
             input: Vec::new(),
             last_input: now,
+            input_quiet_done: false,
             cseq: 0,
             pending: None,
             queued: VecDeque::new(),
@@ -363,6 +366,7 @@ impl Engine {
         }
         self.input.extend_from_slice(data);
         self.last_input = now;
+        self.input_quiet_done = false;
         if self.input.len() > self.config.max_input {
             self.input.clear();
             self.finish(Some("the server sent an oversized message".into()));
@@ -422,7 +426,8 @@ impl Engine {
         if self.closed {
             return None;
         }
-        let grace = (!self.input.is_empty() && self.quiet_parse_allowed())
+        let grace = self
+            .quiet_parse_due()
             .then(|| self.last_input + self.config.reply_grace);
         let keepalive = self
             .next_keepalive
@@ -454,10 +459,8 @@ impl Engine {
         if self.closed {
             return;
         }
-        if !self.input.is_empty()
-            && self.quiet_parse_allowed()
-            && now >= self.last_input + self.config.reply_grace
-        {
+        if self.quiet_parse_due() && now >= self.last_input + self.config.reply_grace {
+            self.input_quiet_done = true;
             self.process_input(now, true);
         }
         if let Some(p) = self.pending.take_if(|p| now >= p.deadline) {
@@ -527,10 +530,18 @@ impl Engine {
     }
 
     /// Lab replies end with no blank line, so their end is a quiet connection. Only a lab server
-    /// (or one still being found out) gets that benefit: a standard reply cut short by a slow
-    /// network must wait for the rest.
-    fn quiet_parse_allowed(&self) -> bool {
-        self.dialect != Dialect::Standard
+    /// (or one still being found out, whose reply has no Content-Length: a standard DESCRIBE
+    /// reply always has one) gets that benefit: a standard reply cut short by a slow network
+    /// must wait for the rest. Once per piece of input, so junk cannot keep the timer firing.
+    fn quiet_parse_due(&self) -> bool {
+        if self.input.is_empty() || self.input_quiet_done {
+            return false;
+        }
+        match self.dialect {
+            Dialect::Lab => true,
+            Dialect::Standard => false,
+            Dialect::Unknown => !contains_ignore_case(&self.input, b"content-length"),
+        }
     }
 
     fn session_timeout_from(&mut self, secs: u64) {
@@ -538,4 +549,10 @@ impl Engine {
             self.session_timeout = Duration::from_secs(secs.min(MAX_SESSION_TIMEOUT));
         }
     }
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }

@@ -287,6 +287,30 @@ fn a_standard_reply_cut_short_waits_for_the_rest() {
 }
 
 #[test]
+fn junk_from_a_lab_server_does_not_keep_the_timer_firing() {
+    let mut h = Harness::standard(udp());
+    h.request();
+    h.feed(b"RTSP/1.0 501 Not Implemented\r\nCSeq: 1\r\n\r\n");
+    h.command(Command::Setup);
+    h.transmits();
+    h.feed(b"half a line");
+    assert_eq!(h.e.poll_timeout(), Some(h.now + ms(50)));
+    h.advance_to_deadline();
+    assert_eq!(
+        h.e.poll_timeout(),
+        Some(h.now - ms(50) + Duration::from_secs(10)),
+        "the SETUP's"
+    );
+    // While the dialect is unknown, a reply with a Content-Length is a standard one: it waits.
+    let mut h = Harness::standard(udp());
+    h.request();
+    h.feed(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 10\r\nContent-Ty");
+    assert_eq!(h.e.poll_timeout(), Some(t0() + Duration::from_secs(2)));
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.e.dialect(), Dialect::Unknown);
+}
+
+#[test]
 fn keepalive_at_half_the_timeout_falls_back_to_options() {
     let mut h = Harness::standard(udp());
     h.described();
@@ -452,6 +476,11 @@ proptest::proptest! {
                 h.feed(c);
                 h.rtp(c);
                 h.rtcp(c);
+                h.advance(ms(30));
+                // Whatever was due has run: no deadline in the past (a driver would spin).
+                if let Some(t) = h.e.poll_timeout() {
+                    proptest::prop_assert!(t > h.now);
+                }
                 h.advance(ms(30));
             }
             h.e.handle_rtsp_closed(h.now);
