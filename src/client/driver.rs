@@ -26,6 +26,7 @@ use crate::client::engine::{
 use crate::client::record::Recorder;
 use crate::client::target::Target;
 use crate::jpeg::decode_rgb;
+use crate::rtp::jpeg::estimate_quality;
 
 /// How the player reaches the server.
 #[derive(Debug, Clone)]
@@ -84,6 +85,8 @@ pub struct Frame {
     pub height: usize,
     pub jpeg: Arc<Vec<u8>>,
     /// The RFC 2435 Q value it came with (None for the lab server's whole JPEGs).
+    pub q: Option<u8>,
+    /// The IJG quality (1-100) its luma table was scaled for, estimated from the table.
     pub quality: Option<u8>,
     /// Seconds into the movie, when the server gave a Range and RTP-Info (or it can be inferred).
     pub position: Option<f64>,
@@ -443,12 +446,14 @@ impl Driver {
         match decode_rgb(&f.jpeg) {
             Ok(img) => {
                 self.decoded += 1;
+                let quality = estimated_quality(&f.jpeg);
                 let frame = Frame {
                     rgb: img.pixels,
                     width: img.width,
                     height: img.height,
                     jpeg: Arc::new(f.jpeg),
-                    quality: f.quality,
+                    q: f.q,
+                    quality,
                     position: f.position,
                     received: f.completed,
                     decoded: Instant::now(),
@@ -513,6 +518,15 @@ impl Drop for Driver {
     }
 }
 
+/// What quality the sender chose, from the frame's luma quantization table: with Q 128-255
+/// (what rtspd and GStreamer send) the tables travel in band and Q says nothing of it.
+fn estimated_quality(jpeg: &[u8]) -> Option<u8> {
+    let info = crate::jpeg::parse(jpeg).ok()?;
+    let luma = info.components.first()?.tq;
+    let table = info.qtables.iter().find(|t| t.id == luma)?;
+    estimate_quality(&table.values)
+}
+
 /// RTP on `port` (0: any even port) and RTCP on the next one, both on every interface (the
 /// server may be remote). RTCP is optional for an explicit port: the lab server sends none.
 fn bind_pair(port: u16) -> io::Result<(UdpSocket, Option<UdpSocket>)> {
@@ -539,4 +553,28 @@ fn bind_pair(port: u16) -> io::Result<(UdpSocket, Option<UdpSocket>)> {
         io::ErrorKind::AddrInUse,
         "no free UDP port pair for RTP/RTCP",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::movie::Movie;
+    use crate::media::testmovie::TestMovie;
+
+    #[test]
+    fn quality_is_read_back_from_the_tables() {
+        for quality in [30, 75, 95] {
+            let tm = TestMovie {
+                seconds: 0.1,
+                width: 64,
+                height: 64,
+                quality,
+                ..TestMovie::default()
+            };
+            let movie = Movie::from_bytes("m", tm.to_lab_bytes()).unwrap();
+            let frame = movie.frame(0).unwrap();
+            assert_eq!(estimated_quality(frame), Some(quality));
+        }
+        assert_eq!(estimated_quality(b"not a JPEG"), None);
+    }
 }

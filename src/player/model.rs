@@ -30,8 +30,10 @@ pub struct Player {
     /// Frames decoded but replaced by a newer one before they could be shown.
     pub skipped: u64,
     pub position: Option<f64>,
-    /// The last frame shown: width and height, and its RFC 2435 Q when it had one.
+    /// The last frame shown: width and height, its RFC 2435 Q when it had one, and the quality
+    /// its tables were scaled for.
     pub frame_size: Option<(usize, usize)>,
+    pub q: Option<u8>,
     pub quality: Option<u8>,
     meter: Meter,
     /// Last packet of a frame received to the frame presented.
@@ -58,6 +60,7 @@ impl Player {
             skipped: 0,
             position: None,
             frame_size: None,
+            q: None,
             quality: None,
             meter: Meter::new(Duration::from_secs(1)),
             latency: Samples::default(),
@@ -160,6 +163,7 @@ impl Player {
         self.latency.push(at.saturating_duration_since(f.received));
         self.first_shown.get_or_insert(at);
         self.frame_size = Some((f.width, f.height));
+        self.q = f.q;
         self.quality = f.quality;
         if f.position.is_some() {
             self.position = f.position;
@@ -174,6 +178,7 @@ impl Player {
             kbps: self.meter.kbps(now),
             bytes_per_frame: self.meter.mean_bytes(now),
             frame_size: self.frame_size,
+            q: self.q,
             quality: self.quality,
             packets: c.packets,
             lost_packets: c.lost_packets,

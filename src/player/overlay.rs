@@ -14,15 +14,20 @@ pub fn format_time(secs: f64) -> String {
     }
 }
 
-/// What arrives, per frame: its size, its RFC 2435 Q (what a sender adapting its quality
-/// changes) and its mean size in bytes, e.g. `640x480  Q 75  12.6 KB/frame`.
+/// What arrives, per frame: its size, its quality and its mean size in bytes, e.g.
+/// `640x480  Q 255 ~75  12.6 KB/frame`. Q is RFC 2435's; with Q 128-255 the tables travel in
+/// band, so `~75` is the quality they were scaled for (what a sender adapting its quality moves).
 pub fn frame_line(s: &Snapshot) -> String {
     let mut parts = Vec::new();
     if let Some((w, h)) = s.frame_size {
         parts.push(format!("{w}x{h}"));
     }
-    if let Some(q) = s.quality {
-        parts.push(format!("Q {q}"));
+    match (s.q, s.quality) {
+        (Some(q @ 1..=127), _) => parts.push(format!("Q {q}")),
+        (Some(q), Some(est)) => parts.push(format!("Q {q} ~{est}")),
+        (Some(q), None) => parts.push(format!("Q {q}")),
+        (None, Some(est)) => parts.push(format!("Q ~{est}")),
+        (None, None) => {}
     }
     if let Some(b) = s.bytes_per_frame {
         parts.push(format!("{:.1} KB/frame", b / 1000.0));
@@ -270,22 +275,29 @@ mod tests {
             duration: Some(10.0),
             bytes_per_frame: Some(16_147.0),
             frame_size: Some((640, 480)),
+            q: Some(255),
             quality: Some(75),
         };
         let lines = status_lines(PlayerState::Playing, None, &s, true);
         assert_eq!(lines[0], "PLAYING  REC");
         assert_eq!(lines[1], "frame 120  24.0 fps  3100 kbps");
-        assert_eq!(lines[2], "640x480  Q 75  16.1 KB/frame");
+        assert_eq!(lines[2], "640x480  Q 255 ~75  16.1 KB/frame");
         assert_eq!(lines[3], "loss 1.0% (10 pkts)  dropped 2");
         assert_eq!(lines[4], "0:05 / 0:10");
+        let scaled = Snapshot {
+            q: Some(50),
+            quality: Some(50),
+            ..s.clone()
+        };
+        assert_eq!(frame_line(&scaled), "640x480  Q 50  16.1 KB/frame");
         let lab = Snapshot {
-            quality: None,
+            q: None,
             ..s.clone()
         };
         assert_eq!(
             frame_line(&lab),
-            "640x480  16.1 KB/frame",
-            "whole JPEGs carry no Q"
+            "640x480  Q ~75  16.1 KB/frame",
+            "no Q in whole JPEGs"
         );
         assert_eq!(frame_line(&Snapshot::default()), "no frames yet");
         let lines = status_lines(

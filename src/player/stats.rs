@@ -98,8 +98,10 @@ pub struct Snapshot {
     pub kbps: f64,
     /// Mean JPEG size over the last second.
     pub bytes_per_frame: Option<f64>,
-    /// The last frame's width and height, and its RFC 2435 Q value (None for whole JPEGs).
+    /// The last frame's width and height, its RFC 2435 Q value (None for whole JPEGs), and the
+    /// IJG quality its luma table was scaled for.
     pub frame_size: Option<(usize, usize)>,
+    pub q: Option<u8>,
     pub quality: Option<u8>,
     pub packets: u64,
     pub lost_packets: i64,

@@ -146,7 +146,7 @@ impl Engine {
                 completed: now,
                 width: f.width,
                 height: f.height,
-                quality: f.quality,
+                q: f.q,
             }));
         }
     }

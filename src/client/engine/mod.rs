@@ -185,7 +185,7 @@ pub struct ReceivedFrame {
     pub width: u16,
     pub height: u16,
     /// The RFC 2435 Q value it came with (None for whole JPEGs).
-    pub quality: Option<u8>,
+    pub q: Option<u8>,
 }
 
 /// What the engine tells its driver.

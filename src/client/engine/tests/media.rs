@@ -156,7 +156,7 @@ fn frames_carry_position_quality_and_arrival() {
         "rtptime 0 is npt 0; 90 000 ticks later is 1 s"
     );
     assert_eq!((f.width, f.height, f.completed), (64, 48, t0() + ms(5)));
-    assert!(f.quality.is_some(), "RFC 2435 frames carry a Q");
+    assert!(f.q.is_some(), "RFC 2435 frames carry a Q");
 }
 
 #[test]

@@ -243,10 +243,7 @@ fn check_standard(o: &Outcome, duration: Option<f64>) {
     for (i, frame) in f.iter().enumerate() {
         let img = decode_rgb(&frame.jpeg).expect("decodes");
         assert_eq!((img.width, img.height), (128, 96));
-        assert_eq!(
-            (frame.width, frame.height, frame.quality),
-            (128, 96, Some(255))
-        );
+        assert_eq!((frame.width, frame.height, frame.q), (128, 96, Some(255)));
         let pos = frame.position.expect("a position");
         assert!((pos - i as f64 / 24.0).abs() < 1e-3, "frame {i} at {pos}");
     }
@@ -335,7 +332,7 @@ fn lab_server() {
     let f = frames(&o.events);
     assert_eq!(f.len(), 2);
     for frame in &f {
-        assert_eq!(frame.quality, None, "whole JPEGs, no RFC 2435 header");
+        assert_eq!(frame.q, None, "whole JPEGs, no RFC 2435 header");
         assert_eq!(
             decode_rgb(&frame.jpeg).map(|i| (i.width, i.height)),
             Ok((128, 96))
