@@ -383,7 +383,9 @@ impl Engine {
         }
         // A lab reply may be all that is left, with no blank line after it.
         self.process_input(now, true);
-        self.finish(Some("the server closed the connection".into()));
+        // While closing, a server that hangs up instead of answering TEARDOWN did what we asked.
+        let reason = (!self.closing).then(|| "the server closed the connection".to_string());
+        self.finish(reason);
     }
 
     /// An RTP datagram from `from`.
@@ -444,10 +446,12 @@ impl Engine {
         .min()
     }
 
+    /// The next bytes to send, in order; drain after every input.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// The next thing that happened, in order; drain after every input.
     pub fn poll_event(&mut self) -> Option<EngineEvent> {
         self.events.pop_front()
     }

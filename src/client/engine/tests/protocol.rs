@@ -385,6 +385,12 @@ fn close_tears_down_and_gives_up_after_the_teardown_timeout() {
             EngineEvent::Closed(None)
         ]
     );
+    // A server that hangs up instead of answering TEARDOWN did what was asked: no error.
+    let mut h = Harness::standard(udp());
+    h.playing();
+    h.e.close(h.now);
+    h.e.handle_rtsp_closed(h.now);
+    assert_eq!(h.events().last(), Some(&EngineEvent::Closed(None)));
     // Closing with nothing set up closes at once.
     let mut h = Harness::standard(udp());
     h.e.close(h.now);
