@@ -237,6 +237,28 @@ pub struct Counters {
 }
 
 /// One client session with one server (see the module's documentation).
+///
+/// A driver's whole job, in miniature:
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Instant;
+/// use rtsp_mjpeg::client::engine::{Config, Dialect, Engine, EngineEvent, MediaTransport, Transmit};
+/// use rtsp_mjpeg::client::target::Target;
+///
+/// let target = Target::parse_url("rtsp://127.0.0.1:8554/movie.Mjpeg").unwrap();
+/// let config = Config::new(target, IpAddr::V4(Ipv4Addr::LOCALHOST), MediaTransport::Tcp);
+/// let now = Instant::now();
+/// let mut engine = Engine::new(config, now);
+/// // Send what the engine queued...
+/// let Some(Transmit::Rtsp(describe)) = engine.poll_transmit() else { unreachable!() };
+/// assert!(describe.starts_with(b"DESCRIBE rtsp://127.0.0.1:8554/movie.Mjpeg RTSP/1.0\r\n"));
+/// // ...feed it what came back, and see what happened...
+/// engine.handle_rtsp_input(b"RTSP/1.0 501 Not Implemented\r\nCSeq: 1\r\n\r\n", now);
+/// let Some(EngineEvent::Described(d)) = engine.poll_event() else { unreachable!() };
+/// assert_eq!(d.dialect, Dialect::Lab);
+/// // ...then sleep until `poll_timeout()` or the next input, and call `handle_timeout`.
+/// assert_eq!(engine.poll_timeout(), None, "nothing to wait for until a command comes");
+/// ```
 pub struct Engine {
     config: Config,
     state: PlayerState,
