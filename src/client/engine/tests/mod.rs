@@ -30,6 +30,8 @@ pub(super) fn config(url: &str, transport: MediaTransport) -> Config {
     let target = Target::parse_url(url).expect("test URL");
     let mut c = Config::new(target, SERVER_IP, transport);
     c.ssrc = 0x5EED_0001;
+    // What the recorded captures sent, whatever the crate's version becomes.
+    c.user_agent = "rtsp-sdl/0.1.0".into();
     c
 }
 
