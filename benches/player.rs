@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use rtsp_mjpeg::client::overlay::{Layout, CONTROLS_H};
 use rtsp_mjpeg::client::reorder::Reorder;
 use rtsp_mjpeg::jpeg::{decode_rgb, decode_rgb_into};
 use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::media::testmovie::TestMovie;
+use rtsp_mjpeg::player::overlay::{Layout, CONTROLS_H};
 use rtsp_mjpeg::rtp::jpeg::{packetize, Depacketizer, DEFAULT_MAX_PAYLOAD};
 use rtsp_mjpeg::rtp::packet::{RtpHeader, RtpPacket};
 
@@ -136,7 +136,7 @@ fn bench_depack_decode(c: &mut Criterion, clips: &[Clip]) {
             "depacketized frame decodes to the same picture"
         );
 
-        // As client::net: reorder buffer (64 packets, 40 ms), check, depacketize, decode.
+        // As the client engine does: reorder buffer (64 packets, 40 ms), check, depacketize, decode.
         let mut reorder = Reorder::new(64, Duration::from_millis(40));
         let mut depack = Depacketizer::new(8 << 20);
         let mut i = 0;
@@ -246,7 +246,7 @@ fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
             let (ow, oh) = canvas.output_size().expect("output size");
             let l = if kind == "native" {
                 // The whole window, 1:1 (no control strip).
-                rtsp_mjpeg::client::overlay::Rect {
+                rtsp_mjpeg::player::overlay::Rect {
                     x: 0,
                     y: 0,
                     w: ow,

@@ -7,14 +7,17 @@
 //! 3. [`rtp`] cuts a frame into RTP packets (RFC 3550, RFC 2435) and puts them back together;
 //!    RTCP reports ride beside them.
 //! 4. [`rtsp`] parses and writes RTSP 1.0 messages (RFC 2326), typed headers and SDP.
-//! 5. [`server`] drives all of the above from one mio reactor; `client` and `player` consume it.
+//! 5. [`server`] drives all of the above from one mio reactor; [`client`] is the other end: a
+//!    sans-IO client engine and the thread that drives it for [`player`], the UI.
 //!
-//! Everything above `server` is sans-IO: no sockets, no clock reads, tested on byte vectors.
+//! Everything above `server`, and `client::engine`, is sans-IO: no sockets, no clock reads,
+//! tested on byte vectors and virtual time.
 
 pub mod client;
 pub mod error;
 pub mod jpeg;
 pub mod media;
+pub mod player;
 pub mod rtp;
 pub mod rtsp;
 pub mod server;

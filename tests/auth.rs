@@ -7,10 +7,10 @@ use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{have_tool, Client, TempDir, TestServer};
-use rtsp_mjpeg::client::control::{Command, PlayerState};
-use rtsp_mjpeg::client::net::Options;
-use rtsp_mjpeg::client::player::Player;
 use rtsp_mjpeg::client::target::Target;
+use rtsp_mjpeg::client::Options;
+use rtsp_mjpeg::client::{Command, PlayerState};
+use rtsp_mjpeg::player::Player;
 use rtsp_mjpeg::rtsp::auth::{basic_authorization, AuthHeader};
 use rtsp_mjpeg::server::auth::{AuthConfig, MAX_FAILURES};
 

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{udp_pair, Client, TestServer};
-use rtsp_mjpeg::client::control::{Command, PlayerState};
-use rtsp_mjpeg::client::net::Options;
-use rtsp_mjpeg::client::player::Player;
 use rtsp_mjpeg::client::target::Target;
+use rtsp_mjpeg::client::Options;
+use rtsp_mjpeg::client::{Command, PlayerState};
+use rtsp_mjpeg::player::Player;
 
 /// A deterministic byte source (xorshift), so failures reproduce.
 struct Rng(u64);

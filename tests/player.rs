@@ -10,13 +10,13 @@ use std::process::{Child, Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{have_tool, small_movie, TempDir, TestServer};
-use rtsp_mjpeg::client::control::{Command, PlayerState};
-use rtsp_mjpeg::client::net::{Dialect, Frame, Options};
-use rtsp_mjpeg::client::player::Player;
 use rtsp_mjpeg::client::target::Target;
+use rtsp_mjpeg::client::{Command, PlayerState};
+use rtsp_mjpeg::client::{Dialect, Frame, Options};
 use rtsp_mjpeg::jpeg::decode_rgb;
 use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::media::testmovie::read_frame_number;
+use rtsp_mjpeg::player::Player;
 
 fn start(url: &str, tweak: impl FnOnce(&mut Options)) -> Player {
     let mut o = Options::new(Target::parse_url(url).unwrap());
@@ -494,7 +494,7 @@ mod binary {
         let (w, h, rgb) = decode_png(&shot);
         assert_eq!(
             (w, h),
-            (640, 480 + rtsp_mjpeg::client::overlay::CONTROLS_H as usize)
+            (640, 480 + rtsp_mjpeg::player::overlay::CONTROLS_H as usize)
         );
         let px = |x: usize, y: usize| &rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
         // The video fills the top 640x480: its frame number strip reads back.
@@ -515,7 +515,7 @@ mod binary {
             .count();
         assert!(white > 300, "overlay text: {white} white pixels");
         // The button strip under the video: the enabled Pause button's colour.
-        let layout = rtsp_mjpeg::client::overlay::Layout::compute(w as u32, h as u32, 640, 480);
+        let layout = rtsp_mjpeg::player::overlay::Layout::compute(w as u32, h as u32, 640, 480);
         let pause = layout.buttons[2].1;
         assert_eq!(px(pause.x as usize + 2, pause.y as usize + 2), [70, 70, 90]);
     }

@@ -1,14 +1,13 @@
-//! rtsp-sdl's client, apart from the window: the RTSP/RTP engine that runs on its own thread
-//! ([`net`]) and the sans-IO pieces the window and the headless mode share: the key and command
-//! state machine ([`control`]), the UDP reorder buffer ([`reorder`]), statistics ([`stats`]),
-//! the overlay's text, font and layout ([`overlay`]) and the recorder ([`record`]).
+//! The RTSP/RTP client, apart from any window: the sans-IO protocol engine ([`engine`]), the
+//! thread that drives it with real sockets for the player ([`driver`]), what to play
+//! ([`target`]), the UDP reorder buffer ([`reorder`]) and the recorder the driver writes
+//! received frames with ([`record`]). The player's UI is in [`crate::player`].
 
-pub mod control;
-pub mod net;
-pub mod overlay;
-pub mod player;
+pub mod driver;
+pub mod engine;
 pub mod record;
 pub mod reorder;
-pub mod snapshot;
-pub mod stats;
 pub mod target;
+
+pub use driver::{Client, Counters, Event, Frame, Options};
+pub use engine::{Command, Dialect, PlayerState};

@@ -162,6 +162,9 @@ pub struct JpegFrame {
     pub data: Vec<u8>,
     pub width: u16,
     pub height: u16,
+    /// The RFC 2435 Q value it came with (1-99: scaled standard tables, 128-255: tables in
+    /// band); None for a whole JPEG (the lab format), which has no RFC 2435 header.
+    pub q: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +216,7 @@ impl DropCounts {
 struct Partial {
     timestamp: u32,
     jpeg_type: u8,
+    q: u8,
     width8: u8,
     height8: u8,
     restart_interval: u16,
@@ -289,6 +293,7 @@ impl Depacketizer {
                 data: payload.to_vec(),
                 width,
                 height,
+                q: None,
             });
             return Ok(());
         }
@@ -366,6 +371,7 @@ impl Depacketizer {
             self.partial = Some(Partial {
                 timestamp: ts,
                 jpeg_type,
+                q,
                 width8,
                 height8,
                 restart_interval,
@@ -440,6 +446,34 @@ const ZIGZAG: [usize; 64] = [
     13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
+
+/// The IJG quality (1-100) a luma quantization table (zigzag order, as DQT stores it) was most
+/// likely scaled for: the inverse of RFC 2435 Appendix A's scaling, from the table's entries
+/// against the standard table's, leaving out those clamped at 255. For a frame sent with Q
+/// 128-255 (tables in band), this says what Q alone cannot. Exact for tables made that way.
+pub fn estimate_quality(luma: &[u16]) -> Option<u8> {
+    if luma.len() != 64 {
+        return None;
+    }
+    let (mut sum, mut base) = (0u64, 0u64);
+    for (&v, &natural) in luma.iter().zip(&ZIGZAG) {
+        if v < 255 {
+            sum += u64::from(v);
+            base += u64::from(LUMA_Q[natural]);
+        }
+    }
+    if base == 0 {
+        // Every entry at the 8-bit ceiling: as coarse as the scaling goes.
+        return Some(1);
+    }
+    let scale = sum as f64 * 100.0 / base as f64;
+    let q = if scale <= 100.0 {
+        (200.0 - scale) / 2.0
+    } else {
+        5000.0 / scale
+    };
+    Some(q.round().clamp(1.0, 100.0) as u8)
+}
 
 /// The luma and chroma tables for Q 1-99 (RFC 2435 Appendix A: the IJG scaling), zigzag order.
 fn q_tables(q: u8) -> Vec<u8> {
@@ -525,6 +559,7 @@ fn rebuild(p: &Partial) -> JpegFrame {
         data: out,
         width,
         height,
+        q: Some(p.q),
     }
 }
 
@@ -664,6 +699,13 @@ mod tests {
         assert_eq!(&t[..6], &[16, 11, 12, 14, 12, 10]);
         assert_eq!(t[64], 17);
         assert!(q_tables(1).iter().all(|&v| v >= 1));
+        for q in 1..=99u8 {
+            let luma: Vec<u16> = q_tables(q)[..64].iter().map(|&v| u16::from(v)).collect();
+            let est = i32::from(estimate_quality(&luma).unwrap());
+            assert_eq!(est, i32::from(q), "Q {q} estimated {est}");
+        }
+        assert_eq!(estimate_quality(&[255; 64]), Some(1));
+        assert_eq!(estimate_quality(&[1; 3]), None);
         assert!(
             q_tables(99).iter().all(|&v| (1..=3).contains(&v)),
             "Q=99 scales the tables to 2%"

@@ -113,7 +113,8 @@ impl ReceptionStats {
         ReceptionReport {
             fraction_lost,
             cumulative_lost: self.lost().clamp(-(1 << 23), (1 << 23) - 1) as i32,
-            highest_seq: self.ext.highest().unwrap_or(0) as u32,
+            // The extender starts one cycle up; the report counts cycles from the first packet.
+            highest_seq: self.ext.highest().map_or(0, |h| h.saturating_sub(1 << 16)) as u32,
             jitter: self.jitter(),
         }
     }
@@ -152,6 +153,11 @@ mod tests {
         let r = s.report();
         assert_eq!(r.fraction_lost, 64); // 4/16 of 256
         assert_eq!(r.cumulative_lost, 4);
+        assert_eq!(
+            r.highest_seq,
+            9 + (1 << 16),
+            "one wrap since the first packet"
+        );
         assert_eq!(
             s.report().fraction_lost,
             0,

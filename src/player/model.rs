@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use log::warn;
 
-use crate::client::control::{Action, Command, Playback, PlayerState};
-use crate::client::net::{Client, Dialect, Event, Frame, Options};
 use crate::client::record;
-use crate::client::stats::{Meter, Samples, Snapshot};
+use crate::client::{Client, Command, Dialect, Event, Frame, Options, PlayerState};
+use crate::player::control::{Action, Playback};
+use crate::player::stats::{Meter, Samples, Snapshot};
 
 pub struct Player {
     client: Client,
@@ -30,6 +30,11 @@ pub struct Player {
     /// Frames decoded but replaced by a newer one before they could be shown.
     pub skipped: u64,
     pub position: Option<f64>,
+    /// The last frame shown: width and height, its RFC 2435 Q when it had one, and the quality
+    /// its tables were scaled for.
+    pub frame_size: Option<(usize, usize)>,
+    pub q: Option<u8>,
+    pub quality: Option<u8>,
     meter: Meter,
     /// Last packet of a frame received to the frame presented.
     pub latency: Samples,
@@ -54,6 +59,9 @@ impl Player {
             shown: 0,
             skipped: 0,
             position: None,
+            frame_size: None,
+            q: None,
+            quality: None,
             meter: Meter::new(Duration::from_secs(1)),
             latency: Samples::default(),
             started,
@@ -64,6 +72,11 @@ impl Player {
 
     pub fn send(&self, cmd: Command) {
         self.client.send(cmd);
+    }
+
+    /// Starts recording received frames to `path`, or stops (None).
+    pub fn record(&self, path: Option<PathBuf>) {
+        self.client.record(path);
     }
 
     /// Folds in what the network side reported; true if anything changed.
@@ -149,6 +162,9 @@ impl Player {
         self.meter.record(at, f.jpeg.len() as u64);
         self.latency.push(at.saturating_duration_since(f.received));
         self.first_shown.get_or_insert(at);
+        self.frame_size = Some((f.width, f.height));
+        self.q = f.q;
+        self.quality = f.quality;
         if f.position.is_some() {
             self.position = f.position;
         }
@@ -160,6 +176,10 @@ impl Player {
             frames: self.shown,
             fps: self.meter.rate(now),
             kbps: self.meter.kbps(now),
+            bytes_per_frame: self.meter.mean_bytes(now),
+            frame_size: self.frame_size,
+            q: self.q,
+            quality: self.quality,
             packets: c.packets,
             lost_packets: c.lost_packets,
             frames_dropped: c.frames_dropped + self.skipped,
@@ -183,14 +203,14 @@ impl Player {
                 if let Command::Seek(t) = cmd {
                     self.position = Some(*t);
                 }
-                self.send(cmd.clone());
+                self.send(*cmd);
             }
             Action::ToggleRecord => {
                 let next = match self.recording {
                     Some(_) => None,
                     None => Some(record::default_name(SystemTime::now())),
                 };
-                self.send(Command::Record(next));
+                self.record(next);
             }
             Action::Quit => return true,
             _ => {}

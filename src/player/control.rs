@@ -1,45 +1,7 @@
-//! What the player is doing and what each key or button asks of it, with no window or socket.
+//! What each key or button asks of the player in its current state (RFC 2326 Appendix A's
+//! client states, from [`crate::client::engine`]), with no window or socket.
 
-use std::fmt;
-
-/// The player's RTSP state as the user sees it (RFC 2326 Appendix A's client states, with
-/// Paused told apart from Ready).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlayerState {
-    /// No session: SETUP is next.
-    Init,
-    /// Set up, not yet playing.
-    Ready,
-    Playing,
-    Paused,
-    /// Torn down (or the connection is gone); nothing more can happen.
-    Closed,
-}
-
-impl fmt::Display for PlayerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PlayerState::Init => "INIT",
-            PlayerState::Ready => "READY",
-            PlayerState::Playing => "PLAYING",
-            PlayerState::Paused => "PAUSED",
-            PlayerState::Closed => "CLOSED",
-        })
-    }
-}
-
-/// An RTSP action the network side carries out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    Setup,
-    Play,
-    Pause,
-    /// PLAY from this many seconds into the movie.
-    Seek(f64),
-    Teardown,
-    /// Start recording received frames to this file, or stop (None).
-    Record(Option<std::path::PathBuf>),
-}
+pub use crate::client::engine::{Command, PlayerState};
 
 /// A key, as the UI layer reports it (kept free of SDL so it can be tested).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

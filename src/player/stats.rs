@@ -43,6 +43,12 @@ impl Meter {
         self.events.len() as f64 / self.window.as_secs_f64()
     }
 
+    /// Mean bytes per event over the window ending `now` (None when it is empty).
+    pub fn mean_bytes(&mut self, now: Instant) -> Option<f64> {
+        self.expire(now);
+        (!self.events.is_empty()).then(|| self.bytes as f64 / self.events.len() as f64)
+    }
+
     /// Kilobits per second over the window ending `now`.
     pub fn kbps(&mut self, now: Instant) -> f64 {
         self.expire(now);
@@ -90,6 +96,13 @@ pub struct Snapshot {
     pub frames: u64,
     pub fps: f64,
     pub kbps: f64,
+    /// Mean JPEG size over the last second.
+    pub bytes_per_frame: Option<f64>,
+    /// The last frame's width and height, its RFC 2435 Q value (None for whole JPEGs), and the
+    /// IJG quality its luma table was scaled for.
+    pub frame_size: Option<(usize, usize)>,
+    pub q: Option<u8>,
+    pub quality: Option<u8>,
     pub packets: u64,
     pub lost_packets: i64,
     pub frames_dropped: u64,
@@ -123,11 +136,13 @@ mod tests {
         let end = t + Duration::from_millis(47 * 1000 / 24);
         assert_eq!(m.rate(end), 24.0);
         assert_eq!(m.kbps(end), 24.0 * 1250.0 * 8.0 / 1000.0);
+        assert_eq!(m.mean_bytes(end), Some(1250.0));
         assert_eq!(
             m.rate(end + Duration::from_secs(2)),
             0.0,
             "quiet means zero"
         );
+        assert_eq!(m.mean_bytes(end + Duration::from_secs(2)), None);
     }
 
     #[test]

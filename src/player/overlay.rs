@@ -1,8 +1,8 @@
 //! The overlay: its text, an 8x8 bitmap font drawn into pixel buffers, and where everything goes
 //! in the window. Pure functions, so the window code stays thin and this stays tested.
 
-use crate::client::control::{Button, PlayerState, KEYS};
-use crate::client::stats::Snapshot;
+use crate::player::control::{Button, PlayerState, KEYS};
+use crate::player::stats::Snapshot;
 
 /// `m:ss` (or `h:mm:ss`) for a time in seconds.
 pub fn format_time(secs: f64) -> String {
@@ -14,7 +14,32 @@ pub fn format_time(secs: f64) -> String {
     }
 }
 
-/// The overlay's lines: state, frames and rates, loss, position.
+/// What arrives, per frame: its size, its quality and its mean size in bytes, e.g.
+/// `640x480  Q 255 ~75  12.6 KB/frame`. Q is RFC 2435's; with Q 128-255 the tables travel in
+/// band, so `~75` is the quality they were scaled for (what a sender adapting its quality moves).
+pub fn frame_line(s: &Snapshot) -> String {
+    let mut parts = Vec::new();
+    if let Some((w, h)) = s.frame_size {
+        parts.push(format!("{w}x{h}"));
+    }
+    match (s.q, s.quality) {
+        (Some(q @ 1..=127), _) => parts.push(format!("Q {q}")),
+        (Some(q), Some(est)) => parts.push(format!("Q {q} ~{est}")),
+        (Some(q), None) => parts.push(format!("Q {q}")),
+        (None, Some(est)) => parts.push(format!("Q ~{est}")),
+        (None, None) => {}
+    }
+    if let Some(b) = s.bytes_per_frame {
+        parts.push(format!("{:.1} KB/frame", b / 1000.0));
+    }
+    if parts.is_empty() {
+        "no frames yet".to_string()
+    } else {
+        parts.join("  ")
+    }
+}
+
+/// The overlay's lines: state, frames and rates, what the frames are, loss, position.
 pub fn status_lines(
     state: PlayerState,
     error: Option<&str>,
@@ -24,6 +49,7 @@ pub fn status_lines(
     let mut lines = vec![
         format!("{state}{}", if recording { "  REC" } else { "" }),
         format!("frame {}  {:.1} fps  {:.0} kbps", s.frames, s.fps, s.kbps),
+        frame_line(s),
         format!(
             "loss {:.1}% ({} pkts)  dropped {}",
             s.loss_percent(),
@@ -247,12 +273,33 @@ mod tests {
             frames_dropped: 2,
             position: Some(5.2),
             duration: Some(10.0),
+            bytes_per_frame: Some(16_147.0),
+            frame_size: Some((640, 480)),
+            q: Some(255),
+            quality: Some(75),
         };
         let lines = status_lines(PlayerState::Playing, None, &s, true);
         assert_eq!(lines[0], "PLAYING  REC");
         assert_eq!(lines[1], "frame 120  24.0 fps  3100 kbps");
-        assert_eq!(lines[2], "loss 1.0% (10 pkts)  dropped 2");
-        assert_eq!(lines[3], "0:05 / 0:10");
+        assert_eq!(lines[2], "640x480  Q 255 ~75  16.1 KB/frame");
+        assert_eq!(lines[3], "loss 1.0% (10 pkts)  dropped 2");
+        assert_eq!(lines[4], "0:05 / 0:10");
+        let scaled = Snapshot {
+            q: Some(50),
+            quality: Some(50),
+            ..s.clone()
+        };
+        assert_eq!(frame_line(&scaled), "640x480  Q 50  16.1 KB/frame");
+        let lab = Snapshot {
+            q: None,
+            ..s.clone()
+        };
+        assert_eq!(
+            frame_line(&lab),
+            "640x480  Q ~75  16.1 KB/frame",
+            "no Q in whole JPEGs"
+        );
+        assert_eq!(frame_line(&Snapshot::default()), "no frames yet");
         let lines = status_lines(
             PlayerState::Init,
             Some("connection refused"),

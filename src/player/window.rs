@@ -1,0 +1,313 @@
+//! The SDL2 window: the video scaled to fit, the overlay panel, the progress bar and buttons,
+//! keys and clicks. Only drawing and SDL's events are here; what a key does, where things go
+//! and what the overlay says come from [`control`] and [`overlay`], which are tested without a
+//! display. The network and decoding run on the driver's thread, so this loop never waits on
+//! them for more than a few milliseconds.
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use log::info;
+use sdl2::event::{Event, WindowEvent};
+use sdl2::keyboard::Keycode;
+use sdl2::mouse::MouseButton;
+use sdl2::pixels::{Color, PixelFormatEnum};
+use sdl2::rect::Rect;
+use sdl2::render::{BlendMode, Canvas, Texture, TextureCreator};
+use sdl2::video::{FullscreenType, Window, WindowContext};
+
+use crate::client::{Command, Dialect, PlayerState};
+use crate::player::control::{self, Action, Button, Key};
+use crate::player::overlay::{self, Layout};
+use crate::player::run::{done, RunOptions};
+use crate::player::snapshot::write_image;
+use crate::player::Player;
+
+fn r(o: overlay::Rect) -> Rect {
+    Rect::new(o.x, o.y, o.w.max(1), o.h.max(1))
+}
+
+fn key(k: Keycode) -> Option<Key> {
+    Some(match k {
+        Keycode::Space => Key::Space,
+        Keycode::Left => Key::Left,
+        Keycode::Right => Key::Right,
+        Keycode::Escape => Key::Escape,
+        Keycode::Slash => Key::Char('?'),
+        k => {
+            let name = k.name();
+            let mut chars = name.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Key::Char(c.to_ascii_lowercase()),
+                _ => return None,
+            }
+        }
+    })
+}
+
+/// The overlay panel as a texture, rebuilt only when its text changes.
+struct Panel<'a> {
+    lines: Vec<String>,
+    texture: Option<(Texture<'a>, u32, u32)>,
+}
+
+impl<'a> Panel<'a> {
+    fn update(
+        &mut self,
+        tc: &'a TextureCreator<WindowContext>,
+        lines: Vec<String>,
+    ) -> Result<(), String> {
+        if lines == self.lines && self.texture.is_some() {
+            return Ok(());
+        }
+        let (w, h, rgba) = overlay::text_panel(&lines, 2);
+        let (w32, h32) = (w as u32, h as u32);
+        // The text changes with every frame (its count) but rarely its size: reuse the
+        // texture then, rather than create one per frame.
+        if self
+            .texture
+            .as_ref()
+            .is_none_or(|(_, tw, th)| (*tw, *th) != (w32, h32))
+        {
+            let mut t = tc
+                .create_texture_static(PixelFormatEnum::ABGR8888, w32, h32)
+                .map_err(|e| e.to_string())?;
+            t.set_blend_mode(BlendMode::Blend);
+            self.texture = Some((t, w32, h32));
+        }
+        if let Some((t, _, _)) = self.texture.as_mut() {
+            t.update(None, &rgba, w * 4).map_err(|e| e.to_string())?;
+        }
+        self.lines = lines;
+        Ok(())
+    }
+
+    /// Draws the panel low on the left of `area`, clear of the test movie's own captions.
+    fn draw(&self, canvas: &mut Canvas<Window>, area: overlay::Rect) -> Result<(), String> {
+        if let Some((t, w, h)) = &self.texture {
+            let y = (area.y + area.h as i32 * 7 / 8 - *h as i32).max(0);
+            canvas.copy(t, None, Some(Rect::new(area.x + 8, y, *w, *h)))?;
+        }
+        Ok(())
+    }
+}
+
+fn draw_label(canvas: &mut Canvas<Window>, text: &str, area: overlay::Rect) -> Result<(), String> {
+    let w = text.len() as i32 * 8;
+    let x0 = area.x + (area.w as i32 - w) / 2;
+    let y0 = area.y + (area.h as i32 - 8) / 2;
+    let mut rects = Vec::new();
+    for (i, ch) in text.chars().enumerate() {
+        for (row, bits) in overlay::glyph(ch).iter().enumerate() {
+            for col in 0..8 {
+                if bits >> col & 1 == 1 {
+                    rects.push(Rect::new(x0 + i as i32 * 8 + col, y0 + row as i32, 1, 1));
+                }
+            }
+        }
+    }
+    canvas.fill_rects(&rects)
+}
+
+/// Plays in a window titled `title` until a stop condition, Q/Esc or the window closing.
+pub fn run(
+    player: &mut Player,
+    opts: &RunOptions,
+    title: &str,
+    interrupted: &AtomicBool,
+) -> Result<(), String> {
+    let sdl = sdl2::init().map_err(|e| format!("SDL: {e} (no display? try --headless)"))?;
+    let video = sdl
+        .video()
+        .map_err(|e| format!("SDL video: {e} (no display? try --headless)"))?;
+    let window = video
+        .window(title, 640, 480 + overlay::CONTROLS_H)
+        .position_centered()
+        .resizable()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut canvas = window.into_canvas().build().map_err(|e| e.to_string())?;
+    let tc = canvas.texture_creator();
+    if opts.autoplay {
+        player.send(Command::Setup);
+        player.send(Command::Play);
+    }
+    let mut events = sdl.event_pump()?;
+    let mut video_tex: Option<(Texture, usize, usize)> = None;
+    let mut panel = Panel {
+        lines: Vec::new(),
+        texture: None,
+    };
+    let mut help = Panel {
+        lines: Vec::new(),
+        texture: None,
+    };
+    let (mut show_overlay, mut show_help) = (true, false);
+    let started = Instant::now();
+    let mut dirty = true;
+    loop {
+        for event in events.poll_iter() {
+            let (ww, wh) = canvas.output_size()?;
+            let (vw, vh) = video_tex
+                .as_ref()
+                .map_or((640, 480), |(_, w, h)| (*w as u32, *h as u32));
+            let layout = Layout::compute(ww, wh, vw, vh);
+            let action = match event {
+                Event::Quit { .. } => Action::Quit,
+                Event::KeyDown {
+                    keycode: Some(k),
+                    repeat: false,
+                    ..
+                } => key(k).map_or(Action::Nothing, |k| control::on_key(k, &player.playback())),
+                Event::MouseButtonDown {
+                    mouse_btn: MouseButton::Left,
+                    x,
+                    y,
+                    ..
+                } => {
+                    if let Some(b) = layout.button_at(x, y) {
+                        b.action(&player.playback())
+                    } else if layout.bar.contains(x, y) && player.playback().can_seek() {
+                        let t = control::bar_time(
+                            x,
+                            layout.bar.x,
+                            layout.bar.w,
+                            player.duration.unwrap_or(0.0),
+                        );
+                        Action::Send(Command::Seek(t))
+                    } else {
+                        Action::Nothing
+                    }
+                }
+                Event::Window {
+                    win_event: WindowEvent::Resized(..) | WindowEvent::Exposed,
+                    ..
+                } => {
+                    dirty = true;
+                    Action::Nothing
+                }
+                _ => Action::Nothing,
+            };
+            dirty |= action != Action::Nothing;
+            match action {
+                Action::ToggleFullscreen => {
+                    let w = canvas.window_mut();
+                    let next = if w.fullscreen_state() == FullscreenType::Off {
+                        FullscreenType::Desktop
+                    } else {
+                        FullscreenType::Off
+                    };
+                    w.set_fullscreen(next)?;
+                }
+                Action::ToggleOverlay => show_overlay = !show_overlay,
+                Action::ToggleHelp => show_help = !show_help,
+                ref a => {
+                    if player.act(a) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        dirty |= player.poll_events();
+        let frame = player.next_frame(Duration::from_millis(5));
+        if let Some(f) = &frame {
+            if video_tex
+                .as_ref()
+                .is_none_or(|(_, w, h)| (*w, *h) != (f.width, f.height))
+            {
+                let t = tc
+                    .create_texture_streaming(
+                        PixelFormatEnum::RGB24,
+                        f.width as u32,
+                        f.height as u32,
+                    )
+                    .map_err(|e| e.to_string())?;
+                video_tex = Some((t, f.width, f.height));
+            }
+            if let Some((t, w, _)) = video_tex.as_mut() {
+                t.update(None, &f.rgb, *w * 3).map_err(|e| e.to_string())?;
+            }
+            dirty = true;
+        }
+        if !dirty {
+            continue;
+        }
+        dirty = false;
+        let (ww, wh) = canvas.output_size()?;
+        let (vw, vh) = video_tex
+            .as_ref()
+            .map_or((640, 480), |(_, w, h)| (*w as u32, *h as u32));
+        let layout = Layout::compute(ww, wh, vw, vh);
+        canvas.set_draw_color(Color::RGB(0, 0, 0));
+        canvas.clear();
+        if let Some((t, _, _)) = &video_tex {
+            canvas.copy(t, None, Some(r(layout.video)))?;
+        }
+        // Progress bar.
+        canvas.set_draw_color(Color::RGB(60, 60, 60));
+        canvas.fill_rect(r(layout.bar))?;
+        if let (Some(p), Some(d)) = (player.position, player.duration.filter(|d| *d > 0.0)) {
+            let filled = (f64::from(layout.bar.w) * (p / d).clamp(0.0, 1.0)) as u32;
+            canvas.set_draw_color(Color::RGB(220, 40, 40));
+            canvas.fill_rect(r(overlay::Rect {
+                w: filled,
+                ..layout.bar
+            }))?;
+        }
+        // Buttons.
+        let pb = player.playback();
+        for (b, area) in &layout.buttons {
+            let on = b.enabled(&pb);
+            canvas.set_draw_color(if on {
+                Color::RGB(70, 70, 90)
+            } else {
+                Color::RGB(35, 35, 40)
+            });
+            canvas.fill_rect(r(*area))?;
+            canvas.set_draw_color(if on {
+                Color::RGB(255, 255, 255)
+            } else {
+                Color::RGB(110, 110, 110)
+            });
+            draw_label(&mut canvas, Button::label(*b), *area)?;
+        }
+        let now = Instant::now();
+        if show_help {
+            help.update(&tc, overlay::help_lines())?;
+            help.draw(&mut canvas, layout.video)?;
+        } else if show_overlay {
+            let s = player.snapshot(now);
+            let mut lines = overlay::status_lines(
+                player.state,
+                player.error.as_deref(),
+                &s,
+                player.recording.is_some(),
+            );
+            if player.dialect == Dialect::Lab {
+                lines[0].push_str("  (lab server)");
+            }
+            panel.update(&tc, lines)?;
+            panel.draw(&mut canvas, layout.video)?;
+        }
+        canvas.present();
+        if let Some(f) = &frame {
+            player.presented(f, Instant::now());
+        }
+        if let Some(r) = done(player, opts, started, interrupted) {
+            if let Some(path) = &opts.snapshot {
+                let (w, h) = canvas.output_size()?;
+                let pixels = canvas.read_pixels(None, PixelFormatEnum::RGB24)?;
+                write_image(path, w as usize, h as usize, &pixels)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                info!("window snapshot written to {}", path.display());
+            }
+            return r;
+        }
+        if player.state == PlayerState::Closed && player.closed.is_some() && opts.frames.is_some() {
+            return Err(player
+                .error
+                .clone()
+                .unwrap_or_else(|| "the stream ended".into()));
+        }
+    }
+}
