@@ -84,7 +84,9 @@ pub struct Server {
     pub(super) next_sweep: Instant,
     pub(super) signals: Option<SignalFd>,
     /// Makes renditions for adaptive sessions off this thread (shares the shutdown waker).
-    pub(super) worker: Worker,
+    /// Started by `run`, after `stop_on_signals` has blocked the signals it handles: a thread
+    /// started before would inherit them unblocked and take SIGTERM's default action.
+    pub(super) worker: Option<Worker>,
 }
 
 impl Server {
@@ -108,8 +110,6 @@ impl Server {
         let poll = Poll::new().map_err(|e| StartError(e.to_string()))?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| StartError(e.to_string()))?);
-        let worker =
-            Worker::spawn(waker.clone()).map_err(|e| StartError(format!("worker thread: {e}")))?;
         let now = Instant::now();
         let limits = Limits {
             max_head: config.max_head,
@@ -144,7 +144,7 @@ impl Server {
             refused_logged: None,
             next_sweep: now + Duration::from_secs(1),
             signals: None,
-            worker,
+            worker: None,
         };
         let reg = server.poll.registry();
         reg.register(&mut server.listener, LISTENER, Interest::READABLE)
@@ -191,6 +191,7 @@ impl Server {
             self.rtp_addr.port(),
             self.rtp_addr.port() + 1
         );
+        self.worker = Some(Worker::spawn(self.shutdown.waker.clone())?);
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
@@ -461,11 +462,14 @@ impl Server {
 
     /// Hands the core's rendition jobs to the worker and its finished renditions to the core.
     fn exchange_renditions(&mut self) {
-        while let Some(done) = self.worker.try_recv() {
+        let Some(worker) = self.worker.as_ref() else {
+            return;
+        };
+        while let Some(done) = worker.try_recv() {
             self.core.render_done(done);
         }
         for job in self.core.take_render_jobs() {
-            if let Err(job) = self.worker.submit(job) {
+            if let Err(job) = worker.submit(job) {
                 self.core.render_refused(&job);
             }
         }
