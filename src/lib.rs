@@ -6,7 +6,8 @@
 //! 2. [`jpeg`] reads each frame's headers and decides whether RFC 2435 can carry it.
 //! 3. [`rtp`] cuts a frame into RTP packets (RFC 3550, RFC 2435) and puts them back together;
 //!    RTCP reports ride beside them.
-//! 4. [`rtsp`] parses and writes RTSP 1.0 messages (RFC 2326), typed headers and SDP.
+//! 4. [`rtsp`] parses and writes RTSP 1.0 messages (RFC 2326), typed headers and SDP; [`http`]
+//!    parses HTTP/1.1 requests on the same port (pages, MJPEG to browsers, the RTSP tunnel).
 //! 5. [`server`] drives all of the above from one mio reactor; [`client`] is the other end: a
 //!    sans-IO client engine and the thread that drives it for [`player`], the UI.
 //!
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod error;
+pub mod http;
 pub mod jpeg;
 pub mod media;
 pub mod player;
