@@ -151,6 +151,8 @@ pub struct Authenticator {
     config: AuthConfig,
     secret: String,
     failures: HashMap<IpAddr, Failures>,
+    /// Wrong credentials over the server's life (for /metrics).
+    failures_total: u64,
 }
 
 impl Authenticator {
@@ -161,7 +163,12 @@ impl Authenticator {
             config,
             secret: crate::rtsp::auth::hex(&key),
             failures: HashMap::new(),
+            failures_total: 0,
         })
+    }
+
+    pub fn failures_total(&self) -> u64 {
+        self.failures_total
     }
 
     pub fn realm(&self) -> &str {
@@ -295,6 +302,7 @@ impl Authenticator {
     }
 
     fn failed(&mut self, peer: IpAddr, user: Option<&str>, now: SystemTime) {
+        self.failures_total += 1;
         if self.failures.len() >= MAX_TRACKED && !self.failures.contains_key(&peer) {
             self.failures
                 .retain(|_, f| now.duration_since(f.since).unwrap_or_default() < FAILURE_WINDOW);

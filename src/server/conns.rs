@@ -91,6 +91,15 @@ impl Outbox for Io<'_> {
         })
     }
 
+    fn stream(&mut self, conn: usize, chunks: &[&[u8]]) -> bool {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return false;
+        };
+        c.push_media(chunks, usize::MAX);
+        self.dirty.push(conn);
+        true
+    }
+
     fn interleaved(&mut self, conn: usize, chunks: &[&[u8]]) -> bool {
         let Some(c) = self.conns.get_mut(conn) else {
             return false;

@@ -11,6 +11,7 @@
 //! frame leaves (a cursor's schedule, or a shared timeline's pushes) and when sessions expire.
 
 mod adaptive;
+pub mod http;
 mod methods;
 mod pacing;
 pub mod sender;
@@ -55,6 +56,12 @@ pub trait Outbox {
     fn interleaved(&mut self, conn: ConnId, chunks: &[&[u8]]) -> bool;
     /// Connection `conn`'s queues, for adapting interleaved sessions to their TCP path.
     fn backlog(&mut self, conn: ConnId) -> Option<Backlog>;
+    /// Queues the concatenation of `chunks` on connection `conn` whatever its queue holds: an
+    /// HTTP viewer's part, which the core sends only once the queue has drained. False when
+    /// the connection is gone.
+    fn stream(&mut self, conn: ConnId, chunks: &[&[u8]]) -> bool {
+        self.interleaved(conn, chunks)
+    }
 }
 
 /// A TCP connection's queues.
@@ -106,6 +113,8 @@ pub struct Totals {
 enum Tick {
     Frame(u64),
     Expire(u64),
+    /// An HTTP viewer's next frame ([`http`]).
+    View(u64),
 }
 
 pub struct Core {
@@ -127,6 +136,8 @@ pub struct Core {
     pending: HashSet<crate::server::source::cache::Key>,
     /// (source, variant): total RTP bits and count of the renditions made.
     rendition_bits: HashMap<(u64, u8), (f64, u32)>,
+    /// MJPEG viewers and the HTTP side's counters.
+    http: http::HttpSide,
 }
 
 impl Core {
@@ -153,6 +164,7 @@ impl Core {
             jobs: Vec::new(),
             pending: HashSet::new(),
             rendition_bits: HashMap::new(),
+            http: http::HttpSide::default(),
         })
     }
 
@@ -308,6 +320,7 @@ impl Core {
                         block.fraction_lost, block.cumulative_lost, block.jitter
                     );
                     Core::adapt_report(s, block, udp, now, &bits);
+                    self.http_report(id, block.cumulative_lost);
                 }
             }
         }
@@ -322,6 +335,7 @@ impl Core {
         wall: SystemTime,
         out: &mut dyn Outbox,
     ) {
+        self.viewer_closed(conn);
         let mut ending = Vec::new();
         for s in self.sessions.values_mut() {
             if let Delivery::Tcp { conn: c, .. } = s.rtp.delivery {
@@ -346,6 +360,7 @@ impl Core {
             match tick {
                 Tick::Frame(id) => self.send_next_frame(id, now, wall, out),
                 Tick::Expire(id) => self.check_expiry(id, now, wall, out),
+                Tick::View(id) => self.viewer_tick(id, now, out),
             }
         }
     }

@@ -266,6 +266,7 @@ impl Core {
             self.timers.cancel(key);
         }
         self.by_ssrc.remove(&s.rtp.ssrc);
+        self.http_session_ended(id, &s.rtp.stats);
         if s.rtp.stats.frames > 0 && !s.rtp.lab {
             s.rtp.send_report(s.rtp_now(now), wall, true, out);
         }
