@@ -35,11 +35,23 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// What `Content-Length` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Length {
+    /// The body's length.
+    Body,
+    /// This many bytes, sent apart from the response (a file) or not at all (HEAD).
+    Known(u64),
+    /// No length: the body ends when the connection does (a stream).
+    Unknown,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub length: Length,
     /// Close the connection after this response.
     pub close: bool,
 }
@@ -50,6 +62,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            length: Length::Body,
             close: false,
         }
     }
@@ -105,10 +118,15 @@ impl Response {
         }
     }
 
-    /// The whole response, its length from the body.
+    /// The response with the `Content-Length` its [`Length`] says; the body unless `head_only`.
     pub fn to_bytes(&self, head_only: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + self.body.len());
-        self.write(&mut out, Some(self.body.len() as u64), head_only);
+        let length = match self.length {
+            Length::Body => Some(self.body.len() as u64),
+            Length::Known(n) => Some(n),
+            Length::Unknown => None,
+        };
+        self.write(&mut out, length, head_only);
         out
     }
 }

@@ -40,6 +40,8 @@ pub struct Conn {
     /// Since when unparsed input has been waiting: a request dribbled in a byte at a time
     /// (slowloris) is cut off after the idle time-out even though bytes keep coming.
     pub partial_since: Option<Instant>,
+    /// RTSP or HTTP (decided by the first request line), and what HTTP made of it.
+    pub web: crate::server::web::Link,
     input_cap: usize,
 }
 
@@ -74,6 +76,7 @@ impl Conn {
             last_rx: now,
             grace_pending: false,
             partial_since: None,
+            web: Default::default(),
             input_cap: max_request.max(MAX_INTERLEAVED),
         }
     }

@@ -65,6 +65,9 @@ impl Server {
         wall: SystemTime,
         at_rest: bool,
     ) {
+        if self.http_input(slot, now, wall) {
+            return; // an HTTP connection (crate::server::web)
+        }
         let Some(c) = self.conns.get_mut(slot) else {
             return;
         };
@@ -95,6 +98,8 @@ impl Server {
                         Message::Request(req) => {
                             let (core, mut io) = self.parts();
                             let resp = core.handle_request(&info, &req, now, wall, &mut io);
+                            core.counters_mut()
+                                .count_rtsp(Some(&req.method), resp.status);
                             debug!(
                                 "{}: {} {} -> {}",
                                 info.peer, req.method, req.uri, resp.status.0
@@ -145,6 +150,7 @@ impl Server {
                         "{}: bad request ({e}); answering {} and closing",
                         info.peer, status.0
                     );
+                    self.core.counters_mut().count_rtsp(None, status);
                     let mut resp = Response::new(status);
                     if let Some(cseq) = sniff_cseq(rest) {
                         resp.headers.append("CSeq", &cseq);

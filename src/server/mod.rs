@@ -15,6 +15,7 @@ pub mod signals;
 pub mod source;
 pub mod timer;
 pub mod udp;
+pub mod web;
 mod worker;
 
 pub use config::Config;

@@ -34,7 +34,7 @@ const RTP: Token = Token(1);
 const RTCP: Token = Token(2);
 const WAKER: Token = Token(3);
 const SIGNALS: Token = Token(4);
-const CONN_BASE: usize = 16;
+pub(super) const CONN_BASE: usize = 16;
 
 /// Why the server could not start: one line for the user.
 #[derive(Debug)]
@@ -87,6 +87,8 @@ pub struct Server {
     /// Started by `run`, after `stop_on_signals` has blocked the signals it handles: a thread
     /// started before would inherit them unblocked and take SIGTERM's default action.
     pub(super) worker: Option<Worker>,
+    /// The HTTP side of the port (`web`): tunnels, counters.
+    pub(super) web: crate::server::web::Web,
 }
 
 impl Server {
@@ -145,6 +147,7 @@ impl Server {
             next_sweep: now + Duration::from_secs(1),
             signals: None,
             worker: None,
+            web: crate::server::web::Web::new(SystemTime::now()),
         };
         let reg = server.poll.registry();
         reg.register(&mut server.listener, LISTENER, Interest::READABLE)
@@ -285,6 +288,7 @@ impl Server {
                         None
                     };
                     if let Some(why) = refusal {
+                        self.web.refused += 1;
                         if self
                             .refused_logged
                             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
@@ -409,6 +413,7 @@ impl Server {
                     if c.read_paused {
                         self.read_conn(slot, now, wall);
                     }
+                    self.http_drained(slot, now, wall);
                 }
                 Ok(false) => {
                     if !c.want_write {
@@ -432,7 +437,8 @@ impl Server {
     /// (slowloris and forgotten clients), so they cannot hold connection slots forever.
     fn close_idle(&mut self, now: Instant, wall: SystemTime) {
         let idle = self.core.config().idle_timeout;
-        let busy = self.core.connections_with_sessions();
+        let mut busy = self.core.connections_with_sessions();
+        self.http_busy(&mut busy, now);
         let stale: Vec<usize> = self
             .conns
             .slots

@@ -521,10 +521,7 @@ mod tests {
     fn parts(body: &[u8]) -> (Vec<Vec<u8>>, usize) {
         let mut out = Vec::new();
         let mut rest = body;
-        loop {
-            let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
-                break;
-            };
+        while let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = std::str::from_utf8(&rest[..end]).unwrap();
             assert!(head.starts_with("Content-Type: image/jpeg\r\nContent-Length: "));
             let len: usize = head.rsplit(' ').next().unwrap().parse().unwrap();
