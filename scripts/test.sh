@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what the tests need on a fresh Debian
 # machine, then runs formatting, lints and every test, including the interop tests with ffmpeg
-# and GStreamer. Fails loudly when a tool cannot be installed instead of skipping its tests.
+# and GStreamer and the browser test with Chromium. Fails loudly when a tool cannot be installed
+# instead of skipping its tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in pkg-config libsdl2-dev ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base \
-         gstreamer1.0-plugins-good xvfb xauth python3-gi gir1.2-gst-rtsp-server-1.0; do
+         gstreamer1.0-plugins-good xvfb xauth python3-gi gir1.2-gst-rtsp-server-1.0 \
+         chromium chromium-driver python3-selenium; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -17,11 +19,13 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
-for tool in ffmpeg ffprobe gst-launch-1.0 Xvfb xvfb-run /usr/bin/python3; do
+for tool in ffmpeg ffprobe gst-launch-1.0 Xvfb xvfb-run /usr/bin/python3 chromium chromedriver; do
   command -v "$tool" >/dev/null || { echo "ERROR: $tool is missing and could not be installed" >&2; exit 1; }
 done
 /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" ||
   { echo "ERROR: GStreamer's RTSP server bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) are missing" >&2; exit 1; }
+/usr/bin/python3 -c "import selenium" ||
+  { echo "ERROR: Selenium for Python (python3-selenium) is missing; the browser test needs it" >&2; exit 1; }
 
 # The interop tests refuse to skip when this is set: a missing tool is a failure.
 export RTSP_MJPEG_REQUIRE_TOOLS=1

@@ -195,7 +195,7 @@ pub fn watch(core: &mut Core, name: &str, host: &str) -> Response {
              <video id=\"video\" src=\"/file/{path}\" controls autoplay playsinline preload=\"metadata\"></video>\
              </div>\n<section class=\"panel\"><h2>About this file</h2>\
              <p class=\"keys\">Your browser plays this file itself; RTSP carries MJPEG movies only. \
-             <a class=\"back\" href=\"/file/{path}\" download>Download it</a></p>\
+             <a class=\"link\" href=\"/file/{path}\" download>Download it</a></p>\
              <p class=\"keys\"><kbd>Space</kbd> play/pause · <kbd>←</kbd> <kbd>→</kbd> 5 s · \
              <kbd>F</kbd> fullscreen</p></section>\n</main>"
         );
@@ -219,7 +219,7 @@ pub fn watch(core: &mut Core, name: &str, host: &str) -> Response {
     let body = format!(
         "{header}\n<main class=\"watch\">\n\
          <div id=\"stage\" class=\"stage\"><img id=\"video\" src=\"/mjpeg/{path}\" alt=\"{title}\" \
-         width=\"{w}\" height=\"{h}\"><div class=\"pausemark\"><span>{ICON_PAUSE}</span></div></div>\n\
+         width=\"{w}\" height=\"{h}\"><div class=\"pausemark\"><span>{ICON_PLAY}</span></div></div>\n\
          <div class=\"bar\"><button id=\"play\" class=\"btn\" aria-label=\"Pause\" title=\"Play/pause (Space)\">{ICON_PAUSE}</button>\
          <span id=\"pos\" class=\"time\">0:00</span>\
          <input id=\"seek\" type=\"range\" min=\"0\" max=\"{dur}\" step=\"0.01\" value=\"0\" aria-label=\"Position\">\
