@@ -201,7 +201,11 @@ fn main() {
                 let mut stream = TcpStream::connect(a.addr).expect("connect");
                 let id = opened;
                 poll.registry()
-                    .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)
+                    .register(
+                        &mut stream,
+                        Token(id),
+                        Interest::READABLE | Interest::WRITABLE,
+                    )
                     .expect("register");
                 viewers.insert(
                     id,

@@ -16,7 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index)
+ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index
+             http_request tunnel_base64)
 summary_only=0
 if [ "${1:-}" = --summary ]; then
   summary_only=1
@@ -37,6 +38,7 @@ dict_for() {
   case "$1" in
     rtsp_message|rtsp_headers) echo dict/rtsp.dict ;;
     sdp) echo dict/sdp.dict ;;
+    http_request) echo dict/http.dict ;;
     rtp_jpeg_depacketize|jpeg_header|movie_index) echo dict/jpeg.dict ;;
     *) echo "" ;;
   esac

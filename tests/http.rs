@@ -333,6 +333,17 @@ fn byte_ranges_of_browser_video_files() {
         (Some("video/webm"), true)
     );
     assert_eq!(c.get("/healthz").status, 200);
+    // Many small bodies pipelined in one write: each answered in order, no recursion.
+    std::fs::write(s.media.0.join("tiny.mp4"), b"0123456789").unwrap();
+    let one = "GET /file/tiny.mp4 HTTP/1.1\r\nHost: a\r\n\r\n";
+    c.send(&one.repeat(600));
+    for i in 0..600 {
+        let r = c.read(false).unwrap_or_else(|| panic!("response {i}"));
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, b"0123456789".as_slice())
+        );
+    }
 }
 
 fn digest_for(challenge: &str, method: &str, uri: &str) -> String {
@@ -795,4 +806,34 @@ fn the_tunnel_by_hand_with_requests_split_anywhere() {
         Some("3"),
         "the tunnel lives on"
     );
+}
+
+#[test]
+fn gstreamer_plays_the_tunnel_in_order() {
+    let test = "gstreamer_plays_the_tunnel_in_order";
+    if !have_tool("gst-launch-1.0", test) {
+        return;
+    }
+    let s = server(|_| {});
+    let dir = TempDir::new("http-gst");
+    let raw = dir.0.join("frames.rgb");
+    // rtsph:// is rtspsrc's name for RTSP tunnelled over HTTP.
+    let url = format!("rtsph://{}/movie.Mjpeg", s.addr);
+    let pipeline = format!(
+        "rtspsrc location={url} latency=200 ! rtpjpegdepay ! jpegdec ! videoconvert ! \
+         video/x-raw,format=RGB ! identity eos-after=25 ! filesink location={}",
+        raw.display()
+    );
+    let mut cmd = Command::new("gst-launch-1.0");
+    cmd.arg("-q").args(pipeline.split_whitespace());
+    run(&mut cmd, Duration::from_secs(60));
+    let bytes = std::fs::read(&raw).unwrap();
+    let (w, h) = (320, 240);
+    assert_eq!(bytes.len(), 24 * w * h * 3, "24 RGB frames");
+    let numbers: Vec<Option<u32>> = bytes
+        .chunks(w * h * 3)
+        .map(|f| rtsp_mjpeg::media::testmovie::read_frame_number(f, w, h))
+        .collect();
+    let want: Vec<Option<u32>> = (0..24).map(Some).collect();
+    assert_eq!(numbers, want, "frames 0..23 in order through the tunnel");
 }

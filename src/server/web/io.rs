@@ -19,9 +19,9 @@ use log::{debug, info, warn};
 use mio::{Interest, Token};
 
 use crate::http::request::{classify, parse_head, ParseError, Protocol, Request};
-use crate::http::response::Response;
+use crate::http::response::{http_date, Response};
 use crate::http::tunnel::{tunnel_end, Base64Reader, TunnelEnd};
-use crate::server::core::ConnInfo;
+use crate::server::core::{ConnInfo, SERVER};
 use crate::server::reactor::{Server, CONN_BASE};
 use crate::server::web::files::FileBody;
 use crate::server::web::{error, Action, Gauges};
@@ -201,7 +201,12 @@ impl Server {
     }
 
     /// Queues a whole response and counts it.
-    fn send(&mut self, slot: usize, req: Option<&Request>, r: Response, head_only: bool) {
+    fn send(&mut self, slot: usize, req: Option<&Request>, mut r: Response, head_only: bool) {
+        if r.get("Date").is_none() {
+            r.headers
+                .push(("Date".into(), http_date(SystemTime::now())));
+            r.headers.push(("Server".into(), SERVER.into()));
+        }
         self.core
             .counters_mut()
             .count_http(req.map(|r| r.method.as_str()), r.status);
@@ -275,7 +280,8 @@ impl Server {
                             at: now,
                         },
                     };
-                    self.fill_file(slot, now, wall);
+                    // The request loop goes on with the next request if this body is done.
+                    self.fill_file(slot, now, wall, false);
                 }
                 Err(e) => {
                     warn!("{}: {e}", path.display());
@@ -383,12 +389,14 @@ impl Server {
     pub(in crate::server) fn http_drained(&mut self, slot: usize, now: Instant, wall: SystemTime) {
         if let Some(c) = self.conns.get_mut(slot) {
             if matches!(c.web, Link::File { .. }) {
-                self.fill_file(slot, now, wall);
+                self.fill_file(slot, now, wall, true);
             }
         }
     }
 
-    fn fill_file(&mut self, slot: usize, now: Instant, wall: SystemTime) {
+    /// Queues the next chunk of a file body. `drained`: called because the queue went out (not
+    /// from the request loop), so requests that waited behind the body are read here.
+    fn fill_file(&mut self, slot: usize, now: Instant, wall: SystemTime, drained: bool) {
         let Some(c) = self.conns.get_mut(slot) else {
             return;
         };
@@ -434,8 +442,10 @@ impl Server {
         if done {
             if keep_alive {
                 c.web = Link::Http;
-                // Requests that came meanwhile, and any the full input buffer left unread.
-                self.read_conn(slot, now, wall);
+                if drained {
+                    // Requests that came meanwhile, and any the full input buffer left unread.
+                    self.read_conn(slot, now, wall);
+                }
             } else {
                 c.closing = true;
             }
