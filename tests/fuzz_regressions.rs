@@ -113,3 +113,94 @@ fn ff00_in_headers_does_not_hide_tables() {
 fn rgb_coded_jpeg_is_refused() {
     round_trips_pixel_exact_or_is_refused("rgb-colour");
 }
+
+fn http_refusal(name: &str) -> Result<(), rtsp_mjpeg::http::request::ParseError> {
+    use rtsp_mjpeg::http::request::parse_head;
+    let data = input("http_request", name);
+    let limits = rtsp_mjpeg::rtsp::message::Limits::default();
+    // As the http_request target checks: no prefix of the input is a whole request.
+    for cut in 0..data.len() {
+        assert!(
+            parse_head(&data[..cut], &limits).is_err(),
+            "{name}: a prefix of {cut} bytes parsed"
+        );
+    }
+    parse_head(&data, &limits).map(|_| ())
+}
+
+/// Hostile requests the http_request target was seeded with (made by hand, from the ways
+/// servers and proxies have read one request two ways; AFL++ found nothing more in its runs,
+/// fuzz/README.md): each is refused, so nothing behind rtspd can frame it differently.
+/// - `smuggle-cl-and-te.txt`: Content-Length and Transfer-Encoding both (501, closed).
+/// - `smuggle-two-lengths.txt`: two Content-Length values (400).
+/// - `space-before-colon.txt`: `Transfer-Encoding :` (400, RFC 9112 §5.1).
+/// - `obs-fold.txt`: a folded line that would hide a header (400, §5.2).
+/// - `bare-cr-in-value.txt`: a CR alone inside a value (400).
+/// - `huge-content-length.txt`: 20 digits (400, not an overflow).
+/// - `nul-and-dots-in-path.txt`: a well-formed head whose path decodes to `../secret\0`: the
+///   target parser refuses the NUL (and the catalogue `..`).
+#[test]
+fn hostile_http_requests_are_refused() {
+    use rtsp_mjpeg::http::request::ParseError::*;
+    assert_eq!(
+        http_refusal("smuggle-cl-and-te.txt"),
+        Err(UnsupportedTransferCoding)
+    );
+    assert_eq!(
+        http_refusal("smuggle-two-lengths.txt"),
+        Err(Invalid("Content-Length values differ"))
+    );
+    assert_eq!(
+        http_refusal("space-before-colon.txt"),
+        Err(Invalid("bad header name"))
+    );
+    assert_eq!(
+        http_refusal("obs-fold.txt"),
+        Err(Invalid("obsolete line folding"))
+    );
+    assert_eq!(
+        http_refusal("bare-cr-in-value.txt"),
+        Err(Invalid("control character in a header value"))
+    );
+    assert_eq!(
+        http_refusal("huge-content-length.txt"),
+        Err(Invalid("bad Content-Length"))
+    );
+    assert_eq!(http_refusal("nul-and-dots-in-path.txt"), Ok(()));
+    let data = input("http_request", "nul-and-dots-in-path.txt");
+    let (req, _) = rtsp_mjpeg::http::request::parse_head(&data, &Default::default()).unwrap();
+    assert!(rtsp_mjpeg::http::url::parse_target(&req.target).is_err());
+}
+
+/// Tunnel bodies the tunnel_base64 target was seeded with: each decodes the same whole and a
+/// byte at a time (the target's check), to these bytes or this error.
+/// - `padding-mid-stream.b64`: two requests encoded one by one, `==` then CRLF mid-stream.
+/// - `data-after-padding.b64`: `=X` (a misplaced pad: the POST is closed).
+/// - `raw-interleaved-rtcp.bin`: an RTCP report sent raw, not base64 (closed at byte 0).
+#[test]
+fn tunnel_bodies_decode_the_same_in_any_pieces() {
+    use rtsp_mjpeg::http::tunnel::{Base64Error, Base64Reader};
+    let decode = |data: &[u8], piece: usize| {
+        let mut r = Base64Reader::new();
+        let mut out = Vec::new();
+        for c in data.chunks(piece) {
+            r.push(c, &mut out)?;
+        }
+        Ok::<_, Base64Error>(out)
+    };
+    for (name, want) in [
+        ("padding-mid-stream.b64", Ok(b"OPTIONSOPT".to_vec())),
+        (
+            "data-after-padding.b64",
+            Err(Base64Error::BadPadding { at: 7 }),
+        ),
+        (
+            "raw-interleaved-rtcp.bin",
+            Err(Base64Error::BadCharacter { byte: b'$', at: 0 }),
+        ),
+    ] {
+        let data = input("tunnel_base64", name);
+        assert_eq!(decode(&data, data.len().max(1)), want, "{name}");
+        assert_eq!(decode(&data, 1), want, "{name}, a byte at a time");
+    }
+}

@@ -43,6 +43,9 @@ fn main() {
         out.put("jpeg_header", &format!("{name}.jpg"), data);
     }
     movies(&mut out, &jpegs);
+    for (target, name, data) in rtsp_mjpeg_fuzz::http::seeds() {
+        out.put(target, name, &data);
+    }
     println!("wrote {} seeds under {}", out.count, out.root.display());
 }
 

@@ -187,7 +187,12 @@ impl Server {
                 peer: c.peer,
                 local: c.local,
             };
-            let gauges = self.gauges();
+            // Counting HTTP connections walks the slab: only /metrics shows it.
+            let gauges = if req.target.contains("/metrics") {
+                self.gauges()
+            } else {
+                Gauges::default()
+            };
             let action = self.web.respond(&mut self.core, &req, &info, &gauges, wall);
             debug!(
                 "{}: HTTP {} {} -> {}",
