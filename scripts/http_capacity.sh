@@ -64,18 +64,28 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-echo "| viewers | fps/viewer min / p1 / median | throughput | torn parts | server CPU ms per viewer-second | server CPU (one core) |"
-echo "|---:|---:|---:|---:|---:|---:|"
+# The server's own count of frames it could not send because a viewer's socket was full.
+skipped() {
+    python3 -c 'import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+print(next(l.split()[1] for l in text.splitlines() if l.startswith("rtspd_http_frames_skipped_total ")))' "$port"
+}
+
+echo "| viewers | fps/viewer min / p1 / median | throughput | torn parts | frames the server skipped | server CPU ms per viewer-second | server CPU (one core) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
 status=0
 for n in $VIEWERS; do
+    before=$(skipped)
     json=$("$TARGET/release/examples/mjpeg_load" --addr "127.0.0.1:$port" --path /mjpeg/movie.Mjpeg \
         --viewers "$n" --seconds "$SECS" --warmup "$WARMUP" --pid "$SERVER_PID")
-    python3 - "$json" "$MIN_FPS" <<'PY' || status=1
+    after=$(skipped)
+    python3 - "$json" "$MIN_FPS" "$before" "$after" <<'PY' || status=1
 import json, sys
 r = json.loads(sys.argv[1]); floor = float(sys.argv[2])
+skipped = float(sys.argv[4]) - float(sys.argv[3])
 print(f"| {r['viewers']} | {r['fps_min']:.2f} / {r['fps_p1']:.2f} / {r['fps_median']:.2f} "
-      f"| {r['mbit_per_s']:.0f} Mbit/s | {r['malformed']} | {r['server_cpu_ms_per_viewer_second']:.3f} "
-      f"| {r['server_cpu_percent']:.1f} % |")
+      f"| {r['mbit_per_s']:.0f} Mbit/s | {r['malformed']} | {skipped:.0f} "
+      f"| {r['server_cpu_ms_per_viewer_second']:.3f} | {r['server_cpu_percent']:.1f} % |")
 if r["fps_min"] < floor or r["malformed"] or r["closed"]:
     print(f"http_capacity: FAILED at {r['viewers']} viewers: {r}", file=sys.stderr)
     sys.exit(1)

@@ -166,6 +166,9 @@ impl Web {
                 .iter()
                 .any(|p| path.starts_with(p))
             || ["/api/movies", "/healthz", "/metrics", "/index.html"].contains(&path);
+        if req.method == "OPTIONS" && (known || path == "*") {
+            return reply(Response::new(204).header("Allow", "GET, HEAD"));
+        }
         if !matches!(req.method.as_str(), "GET" | "HEAD") {
             let status = if known { 405 } else { 404 };
             let r =

@@ -192,6 +192,8 @@ fn errors_as_a_user_expects() {
     let (r, _) = f.reply("DELETE / HTTP/1.1\r\nHost: h");
     assert_eq!((r.status, r.get("Allow")), (405, Some("GET, HEAD")));
     assert_eq!(status(&mut f, "PUT /nope HTTP/1.1\r\nHost: h"), 404);
+    let (r, _) = f.reply("OPTIONS * HTTP/1.1\r\nHost: h");
+    assert_eq!((r.status, r.get("Allow")), (204, Some("GET, HEAD")));
     let (r, _) = f.reply("GET /healthz HTTP/1.0");
     assert!(r.close, "HTTP/1.0 without keep-alive closes");
     let (r, _) = f.reply("GET /healthz HTTP/1.1\r\nHost: h");
