@@ -167,12 +167,15 @@ impl Web {
                 .any(|p| path.starts_with(p))
             || ["/api/movies", "/healthz", "/metrics", "/index.html"].contains(&path);
         if req.method == "OPTIONS" && (known || path == "*") {
-            return reply(Response::new(204).header("Allow", "GET, HEAD"));
+            let mut r = Response::new(204).header("Allow", "GET, HEAD");
+            r.length = Length::Unknown; // a 204 has no Content-Length (RFC 9110 §8.6)
+            return reply(r);
+        }
+        if !known {
+            return reply(error(404, "Nothing here."));
         }
         if !matches!(req.method.as_str(), "GET" | "HEAD") {
-            let status = if known { 405 } else { 404 };
-            let r =
-                error(status, "Only GET and HEAD are served here.").header("Allow", "GET, HEAD");
+            let r = error(405, "Only GET and HEAD are served here.").header("Allow", "GET, HEAD");
             return reply(r);
         }
         if path == "/healthz" {
@@ -181,9 +184,6 @@ impl Web {
                 "text/plain; charset=utf-8",
                 "ok\n",
             ));
-        }
-        if !known {
-            return reply(error(404, "Nothing here."));
         }
         match core.authorize_http(
             &req.method,
