@@ -69,10 +69,10 @@ pub fn clock(seconds: f64) -> String {
 pub fn size(bytes: u64) -> String {
     let b = bytes as f64;
     match bytes {
-        0..=999 => format!("{bytes} B"),
-        1_000..=999_999 => format!("{:.1} KB", b / 1e3),
-        1_000_000..=999_999_999 => format!("{:.1} MB", b / 1e6),
-        _ => format!("{:.1} GB", b / 1e9),
+        0..=999 => format!("{bytes}\u{a0}B"),
+        1_000..=999_999 => format!("{:.1}\u{a0}KB", b / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}\u{a0}MB", b / 1e6),
+        _ => format!("{:.1}\u{a0}GB", b / 1e9),
     }
 }
 
@@ -115,7 +115,7 @@ pub fn library(core: &mut Core, host: &str) -> Response {
                     clock(i.duration.unwrap_or(0.0))
                 ),
                 format!(
-                    "{}×{} · {} fps · {}",
+                    "{}×{} · {}\u{a0}fps · {}",
                     i.width,
                     i.height,
                     fps(i.fps),
@@ -194,7 +194,7 @@ pub fn watch(core: &mut Core, name: &str, host: &str) -> Response {
             "{header}\n<main class=\"watch\">\n<div id=\"stage\" class=\"stage\">\
              <video id=\"video\" src=\"/file/{path}\" controls autoplay playsinline preload=\"metadata\"></video>\
              </div>\n<section class=\"panel\"><h2>About this file</h2>\
-             <p class=\"keys\">Your browser plays this file itself; RTSP carries MJPEG movies only. \
+             <p class=\"note\">Your browser plays this file itself; RTSP carries MJPEG movies only. \
              <a class=\"link\" href=\"/file/{path}\" download>Download it</a></p>\
              <p class=\"keys\"><kbd>Space</kbd> play/pause · <kbd>←</kbd> <kbd>→</kbd> 5 s · \
              <kbd>F</kbd> fullscreen</p></section>\n</main>"
@@ -313,8 +313,8 @@ mod tests {
         );
         assert_eq!(clock(10.0), "0:10");
         assert_eq!(clock(3723.4), "1:02:03");
-        assert_eq!(size(999), "999 B");
-        assert_eq!(size(2_880_000), "2.9 MB");
+        assert_eq!(size(999), "999\u{a0}B");
+        assert_eq!(size(2_880_000), "2.9\u{a0}MB");
         assert_eq!(fps(24.0), "24");
         assert_eq!(fps(29.97), "29.97");
         let p = placeholder();
