@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn;
 mod conns;
 pub mod core;
+mod groups;
 mod input;
 pub mod reactor;
 pub mod signals;

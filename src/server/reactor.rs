@@ -23,7 +23,9 @@ use crate::server::catalog::Catalog;
 use crate::server::config::Config;
 use crate::server::conn::Conn;
 use crate::server::conns::{Conns, Io};
+use crate::server::core::multicast::GroupChange;
 use crate::server::core::{Core, RtcpFrom};
+use crate::server::groups::{set_ttl, GroupSockets, GROUP_BASE};
 use crate::server::signals::SignalFd;
 use crate::server::timer::TimerWheel;
 use crate::server::udp::{bind_udp_pair, UdpSender};
@@ -87,6 +89,8 @@ pub struct Server {
     /// Started by `run`, after `stop_on_signals` has blocked the signals it handles: a thread
     /// started before would inherit them unblocked and take SIGTERM's default action.
     pub(super) worker: Option<Worker>,
+    /// Sockets on multicast groups' RTCP ports.
+    pub(super) groups: GroupSockets,
 }
 
 impl Server {
@@ -107,6 +111,12 @@ impl Server {
         let (rtp, rtcp) = bind_udp_pair(config.bind, config.rtp_port)
             .map_err(|e| StartError(format!("RTP/RTCP ports {}: {e}", config.rtp_port)))?;
         let rtp_addr = rtp.local_addr().map_err(|e| StartError(e.to_string()))?;
+        if config.multicast.is_some() {
+            for sock in [&rtp, &rtcp] {
+                set_ttl(sock, config.multicast_ttl)
+                    .map_err(|e| StartError(format!("multicast TTL: {e}")))?;
+            }
+        }
         let poll = Poll::new().map_err(|e| StartError(e.to_string()))?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| StartError(e.to_string()))?);
@@ -145,6 +155,7 @@ impl Server {
             next_sweep: now + Duration::from_secs(1),
             signals: None,
             worker: None,
+            groups: GroupSockets::default(),
         };
         let reg = server.poll.registry();
         reg.register(&mut server.listener, LISTENER, Interest::READABLE)
@@ -224,6 +235,12 @@ impl Server {
                             self.shutdown.flag.store(true, Ordering::SeqCst);
                         }
                     }
+                    Token(t) if t >= GROUP_BASE => {
+                        let core = &mut self.core;
+                        self.groups.drain(t, |from, data| {
+                            core.handle_rtcp(RtcpFrom::Udp(from), data, now)
+                        });
+                    }
                     Token(t) => {
                         let slot = t - CONN_BASE;
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -240,6 +257,12 @@ impl Server {
             }
             self.run_timers(now, wall);
             self.exchange_renditions();
+            while let Some(change) = self.core.poll_group_change() {
+                match change {
+                    GroupChange::Join(a) => self.groups.join(self.poll.registry(), a),
+                    GroupChange::Leave(a) => self.groups.leave(self.poll.registry(), a),
+                }
+            }
             if now >= self.next_sweep {
                 self.next_sweep = now + Duration::from_secs(1);
                 self.close_idle(now, wall);

@@ -12,6 +12,7 @@
 
 mod adaptive;
 mod methods;
+pub mod multicast;
 mod pacing;
 pub mod sender;
 pub mod session;
@@ -127,6 +128,8 @@ pub struct Core {
     pending: HashSet<crate::server::source::cache::Key>,
     /// (source, variant): total RTP bits and count of the renditions made.
     rendition_bits: HashMap<(u64, u8), (f64, u32)>,
+    /// Groups and their address pool, with `--multicast`.
+    multicast: Option<multicast::Multicast>,
 }
 
 impl Core {
@@ -137,7 +140,17 @@ impl Core {
         now: Instant,
     ) -> Result<Core, String> {
         let auth = config.auth.clone().map(Authenticator::new).transpose()?;
+        let multicast = match config.multicast {
+            Some((net, prefix)) => Some(multicast::Multicast {
+                pool: multicast::Pool::new(net, prefix, config.multicast_port)?,
+                ttl: config.multicast_ttl,
+                groups: HashMap::new(),
+                changes: Default::default(),
+            }),
+            None => None,
+        };
         Ok(Core {
+            multicast,
             auth,
             library: Library::new(catalog, config.fps, config.mtu),
             cache: FrameCache::new(config.cache_bytes),
@@ -164,8 +177,9 @@ impl Core {
         self.totals
     }
 
+    /// Sessions viewers hold (multicast groups' internal senders are not counted).
     pub fn session_count(&self) -> usize {
-        self.sessions.len()
+        self.sessions.len() - self.multicast.as_ref().map_or(0, |m| m.groups.len())
     }
 
     pub fn library(&self) -> &Library {
@@ -290,6 +304,10 @@ impl Core {
                     let Some(id) = self.by_ssrc.get(&block.ssrc).copied() else {
                         continue;
                     };
+                    if self.is_group_sender(id) {
+                        self.refresh_members(id, ip, now);
+                        continue;
+                    }
                     let bits = self.session_variant_bits(id);
                     let Some(s) = self.sessions.get_mut(&id) else {
                         continue;

@@ -265,7 +265,10 @@ impl Core {
         if let Some(key) = s.timer.take() {
             self.timers.cancel(key);
         }
-        self.by_ssrc.remove(&s.rtp.ssrc);
+        // A multicast member carries its group's SSRC, which stays the group sender's.
+        if self.by_ssrc.get(&s.rtp.ssrc) == Some(&id) {
+            self.by_ssrc.remove(&s.rtp.ssrc);
+        }
         if s.rtp.stats.frames > 0 && !s.rtp.lab {
             s.rtp.send_report(s.rtp_now(now), wall, true, out);
         }
@@ -273,6 +276,9 @@ impl Core {
             "session {id}: {why} ({} from {}; {} frames, {} dropped)",
             s.name, s.peer, s.rtp.stats.frames, s.rtp.stats.frames_dropped
         );
+        if let Feed::Group(g) = s.feed {
+            self.leave_group(g, id, now, wall, out);
+        }
     }
 }
 
