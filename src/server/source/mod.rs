@@ -1,7 +1,7 @@
 //! What a session streams from: a *source*.
 //!
 //! Two kinds, one frame type:
-//! - **on demand** ([`Seekable`]): a file movie today, a playlist next. Each session reads it with
+//! - **on demand** ([`Seekable`]): a movie file, or a playlist of them. Each session reads it with
 //!   its own [`Cursor`], at its own pace and position; pausing or seeking one session touches no
 //!   other. Frames come through the shared [`FrameCache`], so sessions at the same spot share
 //!   one read and one packetization.
@@ -17,6 +17,7 @@
 pub mod cache;
 pub mod library;
 pub mod movie;
+pub mod playlist;
 
 use std::sync::Arc;
 
