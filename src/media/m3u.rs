@@ -34,7 +34,8 @@ impl Default for Limits {
             max_line: 4096,
             // Each distinct entry is an open file in the server.
             max_entries: 1000,
-            max_problems: 100,
+            // A binary file has a problem on every line: a few tell the story.
+            max_problems: 10,
         }
     }
 }

@@ -234,7 +234,7 @@ impl Library {
             Some(p) => {
                 let i = p.info();
                 info!(
-                    "playlist {name}: {} entries ({} skipped), {} frames, {:.1} MB, {:.3} s",
+                    "playlist {name}: {} entries played, {} skipped; {} frames, {:.1} MB, {:.3} s",
                     p.entries().len(),
                     built.skipped.len(),
                     i.frames,
