@@ -171,7 +171,7 @@ pub enum Refused {
     Escapes,
     /// Another playlist, or this one: playlists do not nest.
     Playlist,
-    /// Nothing left after normalising (`.`, `sub/..`).
+    /// A folder (`.`, `sub/`, `sub/..`), or nothing left after normalising.
     NoFile,
 }
 
@@ -182,7 +182,7 @@ impl fmt::Display for Refused {
             Refused::Absolute => "an absolute path outside the media folder",
             Refused::Escapes => "leaves the media folder (..)",
             Refused::Playlist => "a playlist (playlists do not nest)",
-            Refused::NoFile => "names no file",
+            Refused::NoFile => "names a folder, not a file",
         })
     }
 }
@@ -195,6 +195,10 @@ impl fmt::Display for Refused {
 pub fn entry_name(playlist: &str, entry: &str, root: &str) -> Result<String, Refused> {
     if entry.contains("://") {
         return Err(Refused::Url);
+    }
+    if matches!(entry.rsplit('/').next(), Some("" | "." | "..")) {
+        // `sub/`, `.`, `sub/..`: a folder, whatever comes before.
+        return Err(Refused::NoFile);
     }
     let mut parts: Vec<&str> = Vec::new();
     let rest = if let Some(absolute) = entry.strip_prefix('/') {
@@ -320,6 +324,13 @@ mod tests {
         assert_eq!(ok("x.m3u", "/srv/./media/a.Mjpeg"), Ok("a.Mjpeg".into()));
         assert_eq!(ok("x.m3u", "/srv/media"), Err(Refused::NoFile));
         assert_eq!(ok("x.m3u", "sub/.."), Err(Refused::NoFile));
+        assert_eq!(
+            ok("a/b/x.m3u", "."),
+            Err(Refused::NoFile),
+            "not the folder a/b"
+        );
+        assert_eq!(ok("a/x.m3u", "sub/"), Err(Refused::NoFile));
+        assert_eq!(ok("x.m3u", "/srv/media/"), Err(Refused::NoFile));
         assert_eq!(ok("x.m3u", "x.m3u"), Err(Refused::Playlist));
         assert_eq!(ok("x.m3u", "sub/other.M3U8"), Err(Refused::Playlist));
         assert_eq!(ok("x.m3u", "http://h/a.Mjpeg"), Err(Refused::Url));
