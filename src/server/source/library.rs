@@ -162,6 +162,8 @@ impl Library {
         };
         let stamp = Stamp::of(&path)
             .map_err(|e| LookupError::NotFound(format!("{}: {e}", path.display())))?;
+        // Entries are relative to the playlist file's own folder, wherever a symlink to it is.
+        let name = &self.catalog.name_of(&path);
         let current = self
             .playlists
             .get(&path)
@@ -366,6 +368,11 @@ mod tests {
             &p,
             &lib.playlist("sub/list.m3u", &mut cache).unwrap()
         ));
+        // Through a symlink in another folder: entries are relative to the file's own folder.
+        std::os::unix::fs::symlink("sub/list.m3u", media.join("alias.m3u")).unwrap();
+        let q = lib.playlist("alias.m3u", &mut cache).unwrap();
+        assert_eq!(q.frame_count(), p.frame_count());
+        assert_eq!(q.info().name, "sub/list.m3u");
         // A plain movie through `source`.
         assert_eq!(lib.source("a.Mjpeg", &mut cache).unwrap().frame_count(), 6);
     }
