@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index)
+ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index m3u)
 summary_only=0
 if [ "${1:-}" = --summary ]; then
   summary_only=1
@@ -38,6 +38,7 @@ dict_for() {
     rtsp_message|rtsp_headers) echo dict/rtsp.dict ;;
     sdp) echo dict/sdp.dict ;;
     rtp_jpeg_depacketize|jpeg_header|movie_index) echo dict/jpeg.dict ;;
+    m3u) echo dict/m3u.dict ;;
     *) echo "" ;;
   esac
 }

@@ -4,6 +4,7 @@
 //! so does `replay`, which runs saved inputs outside AFL.
 
 use rtsp_mjpeg::jpeg;
+use rtsp_mjpeg::media::m3u::{self, is_playlist_name, Refused};
 use rtsp_mjpeg::media::movie::{Format, Movie};
 use rtsp_mjpeg::rtp::jpeg::{is_whole_jpeg, packetize, Depacketizer};
 use rtsp_mjpeg::rtp::packet::{RtpHeader, RtpPacket};
@@ -25,6 +26,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("rtp_jpeg_depacketize", rtp_jpeg_depacketize),
     ("jpeg_header", jpeg_header),
     ("movie_index", movie_index),
+    ("m3u", m3u),
 ];
 
 pub fn target(name: &str) -> Option<Harness> {
@@ -533,6 +535,105 @@ pub fn movie_index(data: &[u8]) {
     assert_eq!(movie.total_bytes(), data.len());
     let (min, med, max) = movie.frame_len_stats();
     assert!(min <= med && med <= max);
+}
+
+// ---------------------------------------------------------------------------------------------
+// M3U playlists
+
+/// The media folder's absolute path for `entry_name`.
+const ROOT: &str = "/srv/media";
+
+/// `m3u::parse` under the default limits and tight ones, and `m3u::entry_name` on every entry
+/// it gives, from a playlist at the top of the folder and from one two folders down.
+pub fn m3u(data: &[u8]) {
+    let tight = m3u::Limits {
+        max_bytes: 256,
+        max_line: 32,
+        max_entries: 4,
+        max_problems: 2,
+    };
+    for limits in [m3u::Limits::default(), tight] {
+        let p = m3u::parse(data, &limits);
+        // CHECK: nothing kept beyond the limits, and a cut only when over, at a line's end.
+        assert!(p.entries.len() <= limits.max_entries);
+        assert!(p.problems.len() <= limits.max_problems);
+        match p.cut_at {
+            Some(at) => assert!(
+                data.len() > limits.max_bytes
+                    && at <= limits.max_bytes
+                    && (at == 0 || data[at - 1] == b'\n'),
+                "cut at {at} of {}",
+                data.len()
+            ),
+            None => assert!(data.len() <= limits.max_bytes),
+        }
+        let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+        let mut last_line = 0;
+        for e in &p.entries {
+            // CHECK: an entry is one trimmed, non-empty, non-comment line within the limit,
+            // and entries come in line order.
+            assert!(e.line > last_line && e.line <= lines, "line {}", e.line);
+            last_line = e.line;
+            assert!(!e.path.is_empty() && !e.path.starts_with('#'));
+            assert_eq!(e.path.trim(), e.path);
+            assert!(!e.path.contains('\n') && e.path.len() <= limits.max_line);
+            check_entry_name(&e.path);
+        }
+        // CHECK: the entries written one a line read back the same.
+        let mut again = String::from("#EXTM3U\n");
+        for e in &p.entries {
+            again.push_str(&e.path);
+            again.push('\n');
+        }
+        let big = m3u::Limits {
+            max_bytes: usize::MAX,
+            ..limits
+        };
+        let back: Vec<String> = m3u::parse(again.as_bytes(), &big)
+            .entries
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        let paths: Vec<&String> = p.entries.iter().map(|e| &e.path).collect();
+        assert!(back.iter().eq(paths), "entries do not read back");
+        // CHECK: fewer entries allowed gives a prefix, and counts the rest.
+        if !p.entries.is_empty() {
+            let fewer = m3u::Limits {
+                max_entries: p.entries.len() - 1,
+                ..limits
+            };
+            let q = m3u::parse(data, &fewer);
+            assert_eq!(q.entries[..], p.entries[..p.entries.len() - 1]);
+            assert_eq!(q.entries_ignored, p.entries_ignored + 1);
+        }
+    }
+}
+
+fn check_entry_name(entry: &str) {
+    for playlist in ["list.m3u", "a/b/list.m3u8"] {
+        match m3u::entry_name(playlist, entry, ROOT) {
+            Ok(name) => {
+                // CHECK: a name is relative, of plain parts, not a playlist, and stays itself
+                // when named again from the top of the folder.
+                assert!(!name.is_empty() && !name.starts_with('/'), "{name:?}");
+                assert!(
+                    name.split('/').all(|c| !matches!(c, "" | "." | "..")),
+                    "{name:?} from {entry:?}"
+                );
+                assert!(!is_playlist_name(&name));
+                assert_eq!(m3u::entry_name("x.m3u", &name, ROOT), Ok(name.clone()));
+                // CHECK: only `..` leaves the playlist's own folder.
+                let dir = playlist.rsplit_once('/').map_or("", |(d, _)| d);
+                if !entry.starts_with('/') && !entry.contains("..") && !dir.is_empty() {
+                    assert!(name.starts_with(&format!("{dir}/")), "{name:?}");
+                }
+            }
+            // CHECK: climbing out takes a `..`.
+            Err(Refused::Escapes) => assert!(entry.contains("..")),
+            Err(Refused::Absolute) => assert!(entry.starts_with('/')),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Why a carriable JPEG's RFC 2435 round trip changed its pixels, when it is a cause already

@@ -129,7 +129,7 @@ impl Server {
         let core = Core::new(config, catalog, rtp_addr.port(), now).map_err(StartError)?;
         let names = core.library().names();
         info!(
-            "media folder {}: {} movie file(s), indexed when first asked for",
+            "media folder {}: {} movie and playlist file(s), read when first asked for",
             core.library().catalog().root().display(),
             names.len()
         );

@@ -43,6 +43,7 @@ fn main() {
         out.put("jpeg_header", &format!("{name}.jpg"), data);
     }
     movies(&mut out, &jpegs);
+    playlists(&mut out);
     println!("wrote {} seeds under {}", out.count, out.root.display());
 }
 
@@ -595,4 +596,35 @@ fn movies(out: &mut Out, jpegs: &[(String, Vec<u8>)]) {
         "raw_app1_with_eoi.mjpeg",
         &[app.as_slice(), a].concat(),
     );
+}
+
+fn playlists(out: &mut Out) {
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("simple.m3u", b"a.Mjpeg\nclips/b.mjpeg\n".to_vec()),
+        (
+            "extended_bom_crlf.m3u8",
+            b"\xEF\xBB\xBF#EXTM3U\r\n#EXTINF:10.5,First clip\r\nclips/a b.Mjpeg\r\n\r\n\
+              #EXTINF:-1 tvg-id=\"x\",Second\r\n./sub/../c.Mjpeg\r\n"
+                .to_vec(),
+        ),
+        (
+            "hostile_paths.m3u",
+            b"../secret.Mjpeg\n/srv/media/ok.Mjpeg\n/srv/media/../x\n/etc/passwd\n\
+              sub/../../x\nhttp://h/x.Mjpeg\nlist.m3u\nother.M3U8\n.\nsub/..\n%2e%2e/x\n"
+                .to_vec(),
+        ),
+        ("comments_only.m3u", b"#EXTM3U\n# nothing\n\n   \n".to_vec()),
+        ("long_line.m3u", {
+            let mut v = vec![b'x'; 5000];
+            v.extend_from_slice(b"\nok.Mjpeg\n");
+            v
+        }),
+        (
+            "binary.m3u",
+            b"\x00\xff\xfe\n\x89PNG\r\n\x1a\na\x00b\n\xc3\x28\n".to_vec(),
+        ),
+    ];
+    for (name, data) in seeds {
+        out.put("m3u", name, &data);
+    }
 }

@@ -44,7 +44,7 @@ impl Core {
         if let Some((id, t)) = self.timelines.iter().find(|(_, t)| t.info.name == name) {
             return Ok(Named::Timeline(*id, t.info.clone()));
         }
-        match self.library.movie(&name, &mut self.cache) {
+        match self.library.source(&name, &mut self.cache) {
             Ok(m) => Ok(Named::Seekable(m)),
             Err(e) => {
                 info!("{}: {} {}: {e}", conn.peer, req.method, req.uri);

@@ -484,3 +484,5 @@ fn a_movie_truncated_while_it_streams_ends_its_session_cleanly() {
     );
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+mod playlist;
