@@ -15,6 +15,7 @@ pub mod reactor;
 pub mod signals;
 pub mod source;
 pub mod timer;
+mod timerfd;
 pub mod udp;
 mod worker;
 

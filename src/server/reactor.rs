@@ -28,6 +28,7 @@ use crate::server::core::{Core, RtcpFrom};
 use crate::server::groups::{set_ttl, GroupSockets, GROUP_BASE};
 use crate::server::signals::SignalFd;
 use crate::server::timer::TimerWheel;
+use crate::server::timerfd::{set_timer_slack, TimerFd};
 use crate::server::udp::{bind_udp_pair, UdpSender};
 use crate::server::worker::Worker;
 
@@ -36,6 +37,7 @@ const RTP: Token = Token(1);
 const RTCP: Token = Token(2);
 const WAKER: Token = Token(3);
 const SIGNALS: Token = Token(4);
+const TIMER: Token = Token(5);
 const CONN_BASE: usize = 16;
 
 /// Why the server could not start: one line for the user.
@@ -91,6 +93,8 @@ pub struct Server {
     pub(super) worker: Option<Worker>,
     /// Sockets on multicast groups' RTCP ports.
     pub(super) groups: GroupSockets,
+    /// Wakes the loop when the next timer is due, to the microsecond.
+    pub(super) timer: TimerFd,
 }
 
 impl Server {
@@ -156,12 +160,18 @@ impl Server {
             signals: None,
             worker: None,
             groups: GroupSockets::default(),
+            timer: TimerFd::new().map_err(|e| StartError(format!("timerfd: {e}")))?,
         };
         let reg = server.poll.registry();
-        reg.register(&mut server.listener, LISTENER, Interest::READABLE)
-            .and_then(|_| reg.register(&mut server.rtp, RTP, Interest::READABLE))
-            .and_then(|_| reg.register(&mut server.rtcp, RTCP, Interest::READABLE))
-            .map_err(|e| StartError(e.to_string()))?;
+        reg.register(
+            &mut mio::unix::SourceFd(&server.timer.as_raw_fd()),
+            TIMER,
+            Interest::READABLE,
+        )
+        .and_then(|_| reg.register(&mut server.listener, LISTENER, Interest::READABLE))
+        .and_then(|_| reg.register(&mut server.rtp, RTP, Interest::READABLE))
+        .and_then(|_| reg.register(&mut server.rtcp, RTCP, Interest::READABLE))
+        .map_err(|e| StartError(e.to_string()))?;
         Ok(server)
     }
 
@@ -203,6 +213,7 @@ impl Server {
             self.rtp_addr.port() + 1
         );
         self.worker = Some(Worker::spawn(self.shutdown.waker.clone())?);
+        set_timer_slack(Duration::from_micros(1));
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
@@ -214,7 +225,15 @@ impl Server {
             .into_iter()
             .flatten()
             .min();
-            let timeout = next.map(|t| t.saturating_duration_since(now));
+            // Due now: a zero time-out; later: the timerfd, to the microsecond.
+            let timeout = match next {
+                Some(t) if t <= now => Some(Duration::ZERO),
+                Some(t) => {
+                    self.timer.arm(t - now)?;
+                    None
+                }
+                None => None,
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -229,6 +248,7 @@ impl Server {
                     RTP => self.drain_rtp(),
                     RTCP => self.drain_rtcp(now),
                     WAKER => {}
+                    TIMER => self.timer.clear(),
                     SIGNALS => {
                         if let Some(sig) = self.signals.as_ref().and_then(SignalFd::take) {
                             info!("signal {sig} received");

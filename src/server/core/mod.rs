@@ -159,7 +159,8 @@ impl Core {
             by_ssrc: HashMap::new(),
             timelines: HashMap::new(),
             next_timeline: 1,
-            timers: TimerWheel::new(now, Duration::from_millis(1)),
+            // 100 µs ticks: a frame leaves at most a tenth of a millisecond after it is due.
+            timers: TimerWheel::new(now, Duration::from_micros(100)),
             totals: Totals::default(),
             scratch: Scratch::default(),
             rtp_port,
