@@ -1,0 +1,174 @@
+//! Clocks, percentiles, and what /proc says about a process: CPU time from the scheduler's own
+//! per-thread nanosecond counters (`/proc/PID/task/*/schedstat`; utime+stime move in 10 ms
+//! ticks, too coarse for a few ms a second), peak RSS (`VmHWM`), and the kernel's UDP counters.
+
+use std::fs;
+
+/// CLOCK_REALTIME in nanoseconds: the clock `SO_TIMESTAMPNS` stamps packets with.
+pub fn realtime_ns() -> i64 {
+    clock_ns(libc::CLOCK_REALTIME)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is live for the call.
+    unsafe { libc::clock_gettime(clock, &mut t) };
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
+/// Sleeps until CLOCK_REALTIME reaches `ns`.
+pub fn sleep_until_realtime(ns: i64) {
+    loop {
+        let left = ns - realtime_ns();
+        if left <= 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_nanos(left as u64));
+    }
+}
+
+/// The calling thread's kernel id.
+pub fn gettid() -> i32 {
+    // SAFETY: plain syscall without arguments.
+    unsafe { libc::gettid() }
+}
+
+/// Nanoseconds on CPU of every live thread of `pid` (threads that ended are lost; servers here
+/// keep theirs).
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for e in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(e) = e else { continue };
+        total += schedstat(&e.path().join("schedstat")).unwrap_or(0);
+    }
+    Some(total)
+}
+
+/// Nanoseconds on CPU of one thread.
+pub fn thread_cpu_ns_of(pid: u32, tid: i32) -> Option<u64> {
+    schedstat(std::path::Path::new(&format!(
+        "/proc/{pid}/task/{tid}/schedstat"
+    )))
+}
+
+fn schedstat(path: &std::path::Path) -> Option<u64> {
+    fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Peak resident set size of `pid`, in bytes.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The `Udp:` counters of /proc/net/snmp, by name (InErrors, RcvbufErrors, SndbufErrors, ...).
+/// They count every UDP socket of this network namespace, not only ours.
+pub fn udp_counters() -> Vec<(String, i64)> {
+    let Ok(text) = fs::read_to_string("/proc/net/snmp") else {
+        return Vec::new();
+    };
+    let mut lines = text.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+        return Vec::new();
+    };
+    names
+        .split_whitespace()
+        .skip(1)
+        .zip(values.split_whitespace().skip(1))
+        .filter_map(|(n, v)| Some((n.to_string(), v.parse().ok()?)))
+        .collect()
+}
+
+pub fn counter(c: &[(String, i64)], name: &str) -> i64 {
+    c.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v)
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Counts of small integers (microseconds, batch sizes) with an overflow bucket and exact max.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    max: u64,
+    total: u64,
+}
+
+impl Histogram {
+    pub fn new(buckets: usize) -> Histogram {
+        Histogram {
+            counts: vec![0; buckets + 1],
+            max: 0,
+            total: 0,
+        }
+    }
+
+    pub fn record(&mut self, v: u64) {
+        let last = self.counts.len() - 1;
+        self.counts[(v as usize).min(last)] += 1;
+        self.max = self.max.max(v);
+        self.total += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// Nearest-rank percentile (values past the last bucket report as the max).
+    pub fn percentile(&self, p: f64) -> Option<u64> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0) * self.total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (v, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(if v == self.counts.len() - 1 {
+                    self.max
+                } else {
+                    v as u64
+                });
+            }
+        }
+        Some(self.max)
+    }
+}
+
+/// Self-checks (this bench has no test harness: run with no arguments, as `cargo test
+/// --all-targets` does, it runs these).
+pub fn check() {
+    {
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50));
+        assert_eq!(percentile(&v, 99.0), Some(99));
+        assert_eq!(percentile(&v, 100.0), Some(100));
+        assert_eq!(percentile(&[], 50.0), None);
+        let mut h = Histogram::new(10);
+        for x in [1, 2, 3, 50] {
+            h.record(x);
+        }
+        assert_eq!(h.percentile(50.0), Some(2));
+        assert_eq!(h.percentile(100.0), Some(50));
+    }
+}
