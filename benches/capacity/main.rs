@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-use crate::receiver::{PortPair, Report, Window};
+use crate::receiver::{FrameTimes, PortPair, Report, Window};
 use crate::stats::{percentile, realtime_ns};
 
 /// RTSP/RTP capacity test: N sessions to one kernel-timestamping receiver.
@@ -77,6 +77,15 @@ struct Args {
     /// this divided by the sessions, at least 1 MB)
     #[argh(option, default = "128")]
     rcvbuf_mb: usize,
+    /// receive without UDP_GRO: every packet its own message. By default a GSO send arrives
+    /// whole (one message, split by the tool), which costs the receiver a fifth as much and,
+    /// on loopback, spares the sender's kernel the segmenting and the per-packet receive path
+    #[argh(switch)]
+    no_gro: bool,
+    /// the receiver drains its sockets every this many microseconds instead of waking for each
+    /// packet (default 1000; 0: wake for each). Lateness does not depend on it (kernel stamps)
+    #[argh(option, default = "1000")]
+    drain_every_us: u64,
     /// print the Markdown table header before the row
     #[argh(switch)]
     header: bool,
@@ -112,6 +121,7 @@ fn main() -> ExitCode {
         stats::check();
         control::check();
         receiver::check();
+        check_due_in_window();
         eprintln!("capacity: self-checks passed (see --help to run a load)");
         return ExitCode::SUCCESS;
     }
@@ -161,10 +171,10 @@ fn run(args: &Args) -> Result<(), String> {
     let pairs = if args.port_per_session {
         let each = (args.rcvbuf_mb << 20) / args.sessions;
         (0..args.sessions)
-            .map(|_| receiver::bind_pair(each.max(1 << 20)))
+            .map(|_| receiver::bind_pair(each.max(1 << 20), !args.no_gro))
             .collect::<Result<Vec<_>, _>>()
     } else {
-        receiver::bind_pair(args.rcvbuf_mb << 20).map(|p| vec![p])
+        receiver::bind_pair(args.rcvbuf_mb << 20, !args.no_gro).map(|p| vec![p])
     }
     .map_err(|e| format!("receive sockets: {e} (raise ulimit -n?)"))?;
     let rcvbuf = receiver::rcvbuf_of(&pairs[0].rtp);
@@ -178,6 +188,11 @@ fn run(args: &Args) -> Result<(), String> {
         None => Some(ncpu - 1),
     };
     let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let opts = receiver::Options {
+        pin_cpu: pin,
+        gro: !args.no_gro,
+        drain_every: Duration::from_micros(args.drain_every_us),
+    };
     let receiver = {
         let pairs = Arc::clone(&pairs);
         let window = Arc::clone(&window);
@@ -185,7 +200,7 @@ fn run(args: &Args) -> Result<(), String> {
             .name("rtp-receiver".into())
             .spawn(move || {
                 let _ = tid_tx.send(stats::gettid());
-                receiver::run(&pairs, &window, pin)
+                receiver::run(&pairs, &window, &opts)
             })
             .map_err(|e| e.to_string())?
     };
@@ -246,14 +261,19 @@ fn run(args: &Args) -> Result<(), String> {
     let recv0 = stats::thread_cpu_ns_of(me, receiver_tid);
     let tool0 = stats::process_cpu_ns(me);
     let udp1 = stats::udp_counters();
+    let busy0 = stats::machine_busy_ns();
     stats::sleep_until_realtime(end);
+    let busy1 = stats::machine_busy_ns();
+    let load = stats::loadavg();
     let srv1 = server_pid.and_then(stats::process_cpu_ns);
     let recv1 = stats::thread_cpu_ns_of(me, receiver_tid);
     let tool1 = stats::process_cpu_ns(me);
     let udp2 = stats::udp_counters();
     let rss = server_pid.and_then(stats::peak_rss);
-    // Let the last frames of the window arrive and be read.
-    std::thread::sleep(Duration::from_millis(200));
+    // Let the frames due last in the window arrive and be read.
+    std::thread::sleep(Duration::from_nanos(
+        receiver::MARGIN_NS as u64 + 100_000_000,
+    ));
     window.stop();
     let report = receiver
         .join()
@@ -272,6 +292,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     let delta = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
     let m = Measured {
+        window_ns: (start, end),
         silent: silent_sessions(&ssrcs, &report, args.port_per_session),
         label: args.label.clone().unwrap_or_else(|| {
             if args.floor {
@@ -286,6 +307,9 @@ fn run(args: &Args) -> Result<(), String> {
         setup_s,
         window_s: args.seconds,
         server_cpu_ns: delta(srv0, srv1),
+        machine_busy_ns: delta(busy0, busy1),
+        loadavg: load,
+        gro: !args.no_gro,
         receiver_cpu_ns: delta(recv0, recv1),
         tool_cpu_ns: delta(tool0, tool1),
         peak_rss: rss,
@@ -324,6 +348,7 @@ fn silent_sessions(ssrcs: &[u32], r: &Report, port_per_session: bool) -> usize {
 
 struct Measured {
     silent: usize,
+    window_ns: (i64, i64),
     label: String,
     asked: usize,
     playing: usize,
@@ -331,6 +356,10 @@ struct Measured {
     setup_s: f64,
     window_s: f64,
     server_cpu_ns: Option<u64>,
+    /// All CPUs' busy time over the window (ticks of 10 ms), whoever used it.
+    machine_busy_ns: Option<u64>,
+    loadavg: Option<f64>,
+    gro: bool,
     receiver_cpu_ns: Option<u64>,
     tool_cpu_ns: Option<u64>,
     peak_rss: Option<u64>,
@@ -360,6 +389,9 @@ struct Summary<'a> {
     cpu_ms_per_stream_s: Option<f64>,
     receiver_cpu_pct: Option<f64>,
     tool_cpu_pct: Option<f64>,
+    /// Busy CPU time of everything else on the machine (other builds, kernel threads), as a
+    /// percentage of one CPU.
+    others_cpu_pct: Option<f64>,
     read_delay_us: [Option<u64>; 3],
     batch_mean: f64,
     batch_full_pct: f64,
@@ -370,32 +402,25 @@ struct Summary<'a> {
 
 fn summarize<'a>(m: &'a Measured, r: &'a Report) -> Summary<'a> {
     let window = m.window_s;
-    let mut fps: Vec<f64> = r
-        .streams
-        .iter()
-        .map(|s| s.frames.len() as f64 / window)
-        .collect();
-    // Playing sessions that sent nothing in the window count as 0 frames per second.
-    let with_frames = r.streams.iter().filter(|s| !s.frames.is_empty()).count();
-    let missing = m.silent.max(m.playing.saturating_sub(with_frames));
-    fps.retain(|&f| f > 0.0);
-    fps.extend(std::iter::repeat_n(0.0, missing));
-    fps.sort_by(f64::total_cmp);
+    let mut fps = Vec::new();
     let mut first = Vec::new();
     let mut last = Vec::new();
     let mut spread = Vec::new();
     for s in &r.streams {
-        let sched = |ext: i64| ext * 1_000_000_000 / 90_000;
-        let Some(base) = s.frames.iter().map(|f| f.first_ns - sched(f.ext_ts)).min() else {
-            continue;
-        };
-        for f in &s.frames {
-            let due = base + sched(f.ext_ts);
-            first.push(f.first_ns - due);
-            last.push(f.last_ns - due);
+        let due = due_in_window(&s.frames, m.window_ns);
+        if !due.is_empty() {
+            fps.push(due.len() as f64 / window);
+        }
+        for (f, d) in due {
+            first.push(f.first_ns - d);
+            last.push(f.last_ns - d);
             spread.push(f.last_ns - f.first_ns);
         }
     }
+    // Playing sessions that delivered no whole frame count as 0 frames per second.
+    let missing = m.silent.max(m.playing.saturating_sub(fps.len()));
+    fps.extend(std::iter::repeat_n(0.0, missing));
+    fps.sort_by(f64::total_cmp);
     first.sort_unstable();
     last.sort_unstable();
     spread.sort_unstable();
@@ -418,10 +443,10 @@ fn summarize<'a>(m: &'a Measured, r: &'a Report) -> Summary<'a> {
     let pct = |ns: Option<u64>| ns.map(|n| n as f64 / (window * 1e9) * 100.0);
     Summary {
         m,
-        streams_seen: r.streams.iter().filter(|s| !s.frames.is_empty()).count(),
+        streams_seen: fps.iter().filter(|&&f| f > 0.0).count(),
         fps_min: fps.first().copied().unwrap_or(0.0),
         fps_median: fps.get(fps.len() / 2).copied().unwrap_or(0.0),
-        whole_frames: r.streams.iter().map(|s| s.frames.len() as u64).sum(),
+        whole_frames: first.len() as u64,
         broken_frames: r.streams.iter().map(|s| s.broken).sum(),
         lost: r.streams.iter().map(|s| s.lost).sum(),
         gap_events: r.streams.iter().map(|s| s.gap_events).sum(),
@@ -440,6 +465,9 @@ fn summarize<'a>(m: &'a Measured, r: &'a Report) -> Summary<'a> {
             .map(|ns| ns as f64 / 1e6 / (streams as f64 * window)),
         receiver_cpu_pct: pct(m.receiver_cpu_ns),
         tool_cpu_pct: pct(m.tool_cpu_ns),
+        others_cpu_pct: pct(m
+            .machine_busy_ns
+            .map(|b| b.saturating_sub(m.server_cpu_ns.unwrap_or(0) + m.tool_cpu_ns.unwrap_or(0)))),
         read_delay_us: [
             r.read_delay_us.percentile(50.0),
             r.read_delay_us.percentile(99.0),
@@ -461,6 +489,49 @@ fn summarize<'a>(m: &'a Measured, r: &'a Report) -> Summary<'a> {
     }
 }
 
+/// A session's whole frames that were due in the window `(start, end)`, each with its due time:
+/// frame `ts` is due at `base + (ts - ts0) / 90 kHz`, `base` placed so the most punctual first
+/// packet among them is exactly on time. (Frames are kept from a margin around the window, so
+/// that a frame due inside it but late past its end is still counted, and one due before it but
+/// late into it is not.)
+fn due_in_window(frames: &[FrameTimes], (start, end): (i64, i64)) -> Vec<(FrameTimes, i64)> {
+    let sched = |ext: i64| ext * 1_000_000_000 / 90_000;
+    let base_of =
+        |fs: &mut dyn Iterator<Item = &FrameTimes>| fs.map(|f| f.first_ns - sched(f.ext_ts)).min();
+    let Some(base0) = base_of(&mut frames.iter()) else {
+        return Vec::new();
+    };
+    let inside = |f: &&FrameTimes| (start..end).contains(&(base0 + sched(f.ext_ts)));
+    let Some(base) = base_of(&mut frames.iter().filter(inside)) else {
+        return Vec::new();
+    };
+    frames
+        .iter()
+        .filter(inside)
+        .map(|f| (*f, base + sched(f.ext_ts)))
+        .collect()
+}
+
+fn check_due_in_window() {
+    // 24 fps (3750 ticks), 41.67 ms apart; frame 2 leaves 3 ms late, frame 0 is before the
+    // window, frame 5 is due after it although it arrives inside.
+    let period = 1_000_000_000 / 24;
+    let at = |k: i64| k * 3750 * 1_000_000_000 / 90_000;
+    let frames: Vec<FrameTimes> = [0, 0, 3_000_000, 0, 0]
+        .iter()
+        .enumerate()
+        .map(|(k, late)| FrameTimes {
+            ext_ts: k as i64 * 3750,
+            first_ns: 5_000 + at(k as i64) + late,
+            last_ns: 5_100 + at(k as i64) + late,
+        })
+        .collect();
+    let due = due_in_window(&frames, (period, 4 * period));
+    let lateness: Vec<i64> = due.iter().map(|(f, d)| f.first_ns - d).collect();
+    assert_eq!(lateness, [0, 3_000_000, 0], "{due:?}");
+    assert_eq!(due[0].0.ext_ts, 3750);
+}
+
 fn ms(ns: Option<i64>) -> String {
     ns.map_or("-".into(), |n| format!("{:.2}", n as f64 / 1e6))
 }
@@ -472,8 +543,9 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 fn table_header() -> String {
     "| server | sessions | whole fps/session min (median) | lost packets (gaps) \
      | first packet late p50 / p99 / max ms | last packet late p50 / p99 / max ms \
-     | CPU ms per stream-second | peak RSS MB | receiver CPU % | receiver drops |\n\
-     |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+     | CPU ms per stream-second | peak RSS MB | receiver CPU % | receiver drops \
+     | rest of machine CPU % |\n\
+     |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         .to_string()
 }
 
@@ -486,7 +558,7 @@ impl Summary<'_> {
             format!("{} of {}", m.playing, m.asked)
         };
         format!(
-            "| {} | {} | {:.1} ({:.1}) | {} ({}) | {} / {} / {} | {} / {} / {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.1} ({:.1}) | {} ({}) | {} / {} / {} | {} / {} / {} | {} | {} | {} | {} | {} |",
             m.label,
             sessions,
             self.fps_min,
@@ -502,7 +574,8 @@ impl Summary<'_> {
             opt(self.cpu_ms_per_stream_s, 3),
             opt(m.peak_rss.map(|b| b as f64 / (1 << 20) as f64), 1),
             opt(self.receiver_cpu_pct, 1),
-            self.report.drops,
+            self.report.drops_window,
+            opt(self.others_cpu_pct, 0),
         )
     }
 
@@ -523,10 +596,12 @@ impl Summary<'_> {
                 "\"frame_spread_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},",
                 "\"server_cpu_ms_per_stream_s\":{},\"server_cpu_s\":{},\"peak_rss_mb\":{},",
                 "\"receiver\":{{\"cpu_pct\":{},\"tool_cpu_pct\":{},\"sockets\":{},\"rcvbuf\":{},",
-                "\"drops\":{},\"calls\":{},\"batch_mean\":{:.2},\"batch_full_pct\":{:.2},",
+                "\"drops\":{},\"drops_window\":{},\"calls\":{},\"batch_mean\":{:.2},\"batch_full_pct\":{:.2},",
                 "\"batch_max\":{},\"wakeups\":{},\"read_delay_us\":{{\"p50\":{},\"p99\":{},\"max\":{}}},",
-                "\"truncated\":{},\"not_rtp\":{},\"no_timestamp\":{},\"rtcp_packets\":{}}},",
-                "\"udp_rcvbuf_errors\":{{\"window\":{},\"run\":{}}},\"udp_sndbuf_errors_window\":{}}}"
+                "\"truncated\":{},\"not_rtp\":{},\"no_timestamp\":{},\"rtcp_packets\":{},",
+                "\"rtcp_drops\":{},\"gro\":{},\"coalesced\":{}}},",
+                "\"udp_rcvbuf_errors\":{{\"window\":{},\"run\":{}}},\"udp_sndbuf_errors_window\":{},",
+                "\"others_cpu_pct\":{},\"loadavg\":{}}}"
             ),
             m.label,
             m.asked,
@@ -562,6 +637,7 @@ impl Summary<'_> {
             m.sockets,
             m.rcvbuf,
             r.drops,
+            r.drops_window,
             self.calls,
             self.batch_mean,
             self.batch_full_pct,
@@ -574,9 +650,14 @@ impl Summary<'_> {
             r.not_rtp,
             r.no_timestamp,
             r.rtcp_packets,
+            r.rtcp_drops,
+            m.gro,
+            r.coalesced,
             m.udp_rcvbuf_errors_window,
             m.udp_rcvbuf_errors_run,
             m.udp_sndbuf_errors_window,
+            f(self.others_cpu_pct),
+            f(m.loadavg),
         )
     }
 }

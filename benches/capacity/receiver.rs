@@ -31,8 +31,16 @@ pub const BATCH: usize = 64;
 /// Bytes per message buffer: RTP packets here are at most ~1.5 KB; longer ones are counted as
 /// truncated.
 const BUF: usize = 2048;
-/// Control buffer per message: a timestamp (16 + 16 bytes) and a drop counter (16 + 4, padded).
+/// With UDP_GRO a message is a whole GSO send (up to 64 segments, 64 KB).
+const GRO_BUF: usize = 65_536;
+/// Control buffer per message: a timestamp (16 + 16 bytes), a drop counter and a GRO segment
+/// size (16 + 4 each, padded).
 const CMSG_WORDS: usize = 16;
+/// `UDP_GRO` (linux/udp.h), missing from the libc crate for glibc targets.
+const UDP_GRO: i32 = 104;
+
+/// Whole frames are kept from this long before the window to this long after it.
+pub const MARGIN_NS: i64 = 1_000_000_000;
 
 /// The counting window in kernel (CLOCK_REALTIME) nanoseconds, set once every session plays.
 pub struct Window {
@@ -81,7 +89,7 @@ impl PortPair {
 
 /// Binds an RTP socket on an even port of 127.0.0.1 and RTCP on the next one, with a receive
 /// buffer of `rcvbuf` bytes (forced past `net.core.rmem_max` when running as root).
-pub fn bind_pair(rcvbuf: usize) -> io::Result<PortPair> {
+pub fn bind_pair(rcvbuf: usize, gro: bool) -> io::Result<PortPair> {
     for _ in 0..1000 {
         let rtp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
         let port = rtp.local_addr()?.port();
@@ -97,6 +105,11 @@ pub fn bind_pair(rcvbuf: usize) -> io::Result<PortPair> {
             set_int(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)?;
         }
         set_rcvbuf(rtp.as_raw_fd(), rcvbuf)?;
+        // Senders report every few seconds per session: 2,000 sessions' reports can come at once.
+        set_rcvbuf(rtcp.as_raw_fd(), 4 << 20)?;
+        if gro {
+            set_int(rtp.as_raw_fd(), libc::SOL_UDP, UDP_GRO, 1)?;
+        }
         return Ok(PortPair { rtp, rtcp });
     }
     Err(io::Error::new(
@@ -181,7 +194,8 @@ pub struct Stream {
     pub out_of_order: u64,
     /// Frames that started in the window and were not whole.
     pub broken: u64,
-    /// Whole frames that started in the window.
+    /// Whole frames that started in the window, or up to [`MARGIN_NS`] before or after it: which
+    /// of them were due in the window is known only once the schedule is anchored.
     pub frames: Vec<FrameTimes>,
     last_seq: Option<u16>,
     last_ts: Option<u32>,
@@ -261,16 +275,14 @@ impl Stream {
         }
         if pkt.marker() {
             if let Some(f) = self.open.take() {
-                if in_window(f.first_ns) {
-                    if f.ok {
-                        self.frames.push(FrameTimes {
-                            ext_ts: f.ext_ts,
-                            first_ns: f.first_ns,
-                            last_ns: f.last_ns,
-                        });
-                    } else {
-                        self.broken += 1;
-                    }
+                if f.ok && f.first_ns >= win.0 - MARGIN_NS && f.first_ns < win.1 + MARGIN_NS {
+                    self.frames.push(FrameTimes {
+                        ext_ts: f.ext_ts,
+                        first_ns: f.first_ns,
+                        last_ns: f.last_ns,
+                    });
+                } else if !f.ok && in_window(f.first_ns) {
+                    self.broken += 1;
                 }
             }
         }
@@ -284,8 +296,14 @@ pub struct Report {
     pub batch_sizes: Vec<u64>,
     /// Kernel stamp to user space, per packet in the window, in microseconds.
     pub read_delay_us: Histogram,
-    /// Packets dropped because a socket buffer was full (`SO_RXQ_OVFL`), all sockets, whole run.
+    /// RTP packets dropped because a socket buffer was full (`SO_RXQ_OVFL`), whole run.
     pub drops: u64,
+    /// The same, counted between the last packet before the window and the last in it.
+    pub drops_window: u64,
+    /// The same for the RTCP sockets.
+    pub rtcp_drops: u64,
+    /// Messages that held several packets (UDP GRO).
+    pub coalesced: u64,
     pub truncated: u64,
     pub not_rtp: u64,
     pub no_timestamp: u64,
@@ -293,15 +311,36 @@ pub struct Report {
     pub wakeups: u64,
 }
 
+/// How the receiver runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub pin_cpu: Option<usize>,
+    /// Sockets were bound with UDP_GRO.
+    pub gro: bool,
+    /// Sleep this long after draining the sockets, rather than waking for every packet: the
+    /// kernel's stamps make reading late harmless (the buffer is large), and fewer wake-ups
+    /// cost the receiver less and the sender (whose `sendmsg` wakes the reader on loopback)
+    /// too. Zero: wait in epoll for every packet.
+    pub drain_every: std::time::Duration,
+}
+
 struct Sock {
     fd: RawFd,
     rtcp: bool,
+    /// The kernel's drop counter as of the last packet; before the window; in it.
     drops: u32,
+    drops_before: u32,
+    drops_in: u32,
 }
 
 /// Receives until the window has ended (by kernel time) and `window.stop()` was called.
 /// `sockets` must stay open (owned by the caller) until this returns.
-pub fn run(pairs: &[PortPair], window: &Window, pin_cpu: Option<usize>) -> io::Result<Report> {
+pub fn run(pairs: &[PortPair], window: &Window, opts: &Options) -> io::Result<Report> {
+    let Options {
+        pin_cpu,
+        gro,
+        drain_every,
+    } = *opts;
     if let Some(cpu) = pin_cpu {
         pin_to(cpu);
     }
@@ -311,11 +350,15 @@ pub fn run(pairs: &[PortPair], window: &Window, pin_cpu: Option<usize>) -> io::R
             fd: p.rtp.as_raw_fd(),
             rtcp: false,
             drops: 0,
+            drops_before: 0,
+            drops_in: 0,
         });
         socks.push(Sock {
             fd: p.rtcp.as_raw_fd(),
             rtcp: true,
             drops: 0,
+            drops_before: 0,
+            drops_in: 0,
         });
     }
     // SAFETY: plain syscall; the descriptor is closed below.
@@ -335,12 +378,15 @@ pub fn run(pairs: &[PortPair], window: &Window, pin_cpu: Option<usize>) -> io::R
         }
     }
 
-    let mut rx = Batch::new();
+    let mut rx = Batch::new(if gro { GRO_BUF } else { BUF });
     let mut report = Report {
         streams: Vec::new(),
         batch_sizes: vec![0; BATCH + 1],
         read_delay_us: Histogram::new(200_000),
         drops: 0,
+        drops_window: 0,
+        rtcp_drops: 0,
+        coalesced: 0,
         truncated: 0,
         not_rtp: 0,
         no_timestamp: 0,
@@ -353,7 +399,7 @@ pub fn run(pairs: &[PortPair], window: &Window, pin_cpu: Option<usize>) -> io::R
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
     loop {
         let win = window.get();
-        if window.stop.load(Ordering::Acquire) && realtime_ns() >= win.1 {
+        if window.stop.load(Ordering::Acquire) && realtime_ns() >= win.1.saturating_add(MARGIN_NS) {
             break;
         }
         // SAFETY: `events` has room for the count passed.
@@ -374,12 +420,12 @@ pub fn run(pairs: &[PortPair], window: &Window, pin_cpu: Option<usize>) -> io::R
                     break;
                 }
                 let now = realtime_ns();
-                let counting = now >= win.0 && now < win.1 + 1_000_000_000;
+                let counting = now >= win.0 && now < win.1.saturating_add(MARGIN_NS);
                 if counting && !socks[si].rtcp {
                     report.batch_sizes[got] += 1;
                 }
                 for m in 0..got {
-                    let (data, flags, ts, ovfl) = rx.message(m);
+                    let (data, flags, ts, ovfl, seg) = rx.message(m);
                     if let Some(d) = ovfl {
                         socks[si].drops = d;
                     }
@@ -398,32 +444,57 @@ pub fn run(pairs: &[PortPair], window: &Window, pin_cpu: Option<usize>) -> io::R
                             now
                         }
                     };
+                    let sock = &mut socks[si];
+                    if t < win.0 {
+                        sock.drops_before = sock.drops;
+                    }
+                    if t < win.1 {
+                        sock.drops_in = sock.drops;
+                    }
                     if t >= win.0 && t < win.1 {
                         report
                             .read_delay_us
                             .record(((now - t).max(0) / 1000) as u64);
                     }
-                    let Ok(pkt) = RtpPacket::new_checked(data) else {
-                        report.not_rtp += 1;
-                        continue;
-                    };
-                    let key = (si as u64) << 32 | u64::from(pkt.ssrc());
-                    if key != last_key {
-                        last_idx = *index.entry(key).or_insert_with(|| {
-                            report.streams.push(Stream::new(pkt.ssrc()));
-                            report.streams.len() - 1
-                        });
-                        last_key = key;
+                    // A GRO message is the sender's segments back to back, all but the last
+                    // `seg` bytes long, all with the one kernel time.
+                    let seg = seg.filter(|&s| s > 0 && s < data.len());
+                    if seg.is_some() {
+                        report.coalesced += 1;
                     }
-                    report.streams[last_idx].on_packet(&pkt, data.len(), t, win);
+                    for chunk in data.chunks(seg.unwrap_or(data.len()).max(1)) {
+                        let Ok(pkt) = RtpPacket::new_checked(chunk) else {
+                            report.not_rtp += 1;
+                            continue;
+                        };
+                        let key = (si as u64) << 32 | u64::from(pkt.ssrc());
+                        if key != last_key {
+                            last_idx = *index.entry(key).or_insert_with(|| {
+                                report.streams.push(Stream::new(pkt.ssrc()));
+                                report.streams.len() - 1
+                            });
+                            last_key = key;
+                        }
+                        report.streams[last_idx].on_packet(&pkt, chunk.len(), t, win);
+                    }
                 }
                 if got < BATCH {
                     break; // the socket is empty: back to epoll rather than one more call
                 }
             }
         }
+        if !drain_every.is_zero() {
+            std::thread::sleep(drain_every);
+        }
     }
-    report.drops = socks.iter().map(|s| u64::from(s.drops)).sum();
+    for s in &socks {
+        if s.rtcp {
+            report.rtcp_drops += u64::from(s.drops);
+        } else {
+            report.drops += u64::from(s.drops);
+            report.drops_window += u64::from(s.drops_in.wrapping_sub(s.drops_before));
+        }
+    }
     Ok(report)
 }
 
@@ -452,6 +523,7 @@ fn pin_to(cpu: usize) {
 
 /// Buffers for one `recvmmsg` call, allocated once.
 struct Batch {
+    size: usize,
     bufs: Vec<u8>,
     ctrl: Vec<u64>,
     iov: Vec<libc::iovec>,
@@ -462,17 +534,18 @@ struct Batch {
 unsafe impl Send for Batch {}
 
 impl Batch {
-    fn new() -> Batch {
+    fn new(size: usize) -> Batch {
         let mut b = Batch {
-            bufs: vec![0; BATCH * BUF],
+            size,
+            bufs: vec![0; BATCH * size],
             ctrl: vec![0; BATCH * CMSG_WORDS],
             iov: Vec::with_capacity(BATCH),
             hdrs: Vec::with_capacity(BATCH),
         };
         for i in 0..BATCH {
             b.iov.push(libc::iovec {
-                iov_base: b.bufs[i * BUF..].as_mut_ptr().cast(),
-                iov_len: BUF,
+                iov_base: b.bufs[i * size..].as_mut_ptr().cast(),
+                iov_len: size,
             });
         }
         for i in 0..BATCH {
@@ -518,13 +591,16 @@ impl Batch {
         }
     }
 
-    /// Message `m` of the last call: its bytes, flags, kernel time and drop counter.
-    fn message(&self, m: usize) -> (&[u8], i32, Option<i64>, Option<u32>) {
+    /// Message `m` of the last call: its bytes, flags, kernel time, drop counter and GRO
+    /// segment size.
+    #[allow(clippy::type_complexity)]
+    fn message(&self, m: usize) -> (&[u8], i32, Option<i64>, Option<u32>, Option<usize>) {
         let h = &self.hdrs[m];
-        let len = (h.msg_len as usize).min(BUF);
-        let data = &self.bufs[m * BUF..m * BUF + len];
+        let len = (h.msg_len as usize).min(self.size);
+        let data = &self.bufs[m * self.size..m * self.size + len];
         let mut ts = None;
         let mut ovfl = None;
+        let mut seg = None;
         // SAFETY: the kernel filled msg_control up to msg_controllen with well-formed cmsgs;
         // CMSG_* walk only within it, and data is read unaligned.
         unsafe {
@@ -537,11 +613,14 @@ impl Batch {
                     } else if (*c).cmsg_type == libc::SO_RXQ_OVFL {
                         ovfl = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<u32>()));
                     }
+                } else if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
+                    let s = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
+                    seg = usize::try_from(s).ok();
                 }
                 c = libc::CMSG_NXTHDR(&h.msg_hdr, c);
             }
         }
-        (data, h.msg_hdr.msg_flags, ts, ovfl)
+        (data, h.msg_hdr.msg_flags, ts, ovfl, seg)
     }
 }
 

@@ -71,6 +71,33 @@ pub fn peak_rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Nanoseconds all CPUs together spent busy (user, nice, system, irq, softirq, steal) since
+/// boot, from the first line of /proc/stat (in USER_HZ ticks, 10 ms).
+pub fn machine_busy_ns() -> Option<u64> {
+    let text = fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest is inside user)
+    let busy = v.first()? + v.get(1)? + v.get(2)? + v.get(5)? + v.get(6)? + v.get(7)?;
+    // SAFETY: plain query.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(busy * 1_000_000_000 / hz)
+}
+
+/// The 1-minute load average.
+pub fn loadavg() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The `Udp:` counters of /proc/net/snmp, by name (InErrors, RcvbufErrors, SndbufErrors, ...).
 /// They count every UDP socket of this network namespace, not only ours.
 pub fn udp_counters() -> Vec<(String, i64)> {
