@@ -39,6 +39,10 @@ struct Shared {
     /// Workers that found no more sessions to open.
     idle_workers: AtomicUsize,
     stop: AtomicBool,
+    /// Session 0 was tried: the others wait for it, as a server may prepare a stream on its
+    /// first DESCRIBE (GStreamer prerolls its pipeline then, and 64 DESCRIBEs queued behind
+    /// that can time out).
+    first_done: AtomicBool,
     torn_down: AtomicUsize,
     errors: Mutex<Vec<String>>,
     /// SSRCs from the SETUP answers' Transport headers.
@@ -68,6 +72,7 @@ impl Control {
             failed: AtomicUsize::new(0),
             idle_workers: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            first_done: AtomicBool::new(false),
             torn_down: AtomicUsize::new(0),
             errors: Mutex::new(Vec::new()),
             ssrcs: Mutex::new(Vec::new()),
@@ -129,7 +134,12 @@ fn worker(shared: &Shared) {
             shared.next.fetch_add(1, Ordering::AcqRel)
         };
         if i < plan.sessions {
-            match Session::open(plan, plan.client_ports[i % plan.client_ports.len()]) {
+            while i > 0 && !shared.first_done.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let opened = Session::open(plan, plan.client_ports[i % plan.client_ports.len()]);
+            shared.first_done.store(true, Ordering::Release);
+            match opened {
                 Ok(s) => {
                     if let Some(ssrc) = s.ssrc {
                         lock(&shared.ssrcs).push(ssrc);
@@ -305,6 +315,14 @@ impl Session {
                         Ok(0) => return Err(format!("{method}: the server closed the connection")),
                         Ok(n) => self.inbuf.extend_from_slice(&buf[..n]),
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            return Err(format!("{method}: no answer within the timeout"))
+                        }
                         Err(e) => return Err(format!("{method}: read: {e}")),
                     }
                 }

@@ -396,7 +396,7 @@ pub fn run(pairs: &[PortPair], window: &Window, opts: &Options) -> io::Result<Re
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut last_key = u64::MAX;
     let mut last_idx = 0;
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 512];
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 4096];
     loop {
         let win = window.get();
         if window.stop.load(Ordering::Acquire) && realtime_ns() >= win.1.saturating_add(MARGIN_NS) {
