@@ -15,7 +15,7 @@
 # Usage: scripts/capacity.sh N [N...]          (default: 1 100 500 2000)
 # Environment: SECONDS_PER_RUN (10), WARMUP (2), FPS (24), GST_MAX (2000: larger N skip
 # GStreamer), SKIP_GST=1, SKIP_FLOOR=1, FLOOR_PHASES (1: every floor stream due at once),
-# CONCURRENCY (64: sessions being set up at once), NICE (0; e.g. -10 as root runs servers, floor
+# CONCURRENCY (64: sessions being set up at once), TIMEOUT (30: seconds for an RTSP answer), NICE (0; e.g. -10 as root runs servers, floor
 # and tool ahead of other work on a shared machine), TOOL_ARGS (more load tool options, e.g.
 # --no-gro), KEEP=1 (keep the work folder).
 #
@@ -35,6 +35,7 @@ FPS=${FPS:-24}
 GST_MAX=${GST_MAX:-2000}
 PHASES=${FLOOR_PHASES:-1}
 CONCURRENCY=${CONCURRENCY:-64}
+TIMEOUT=${TIMEOUT:-30}
 NICE=${NICE:-0}
 read -r -a EXTRA <<<"${TOOL_ARGS:-}"
 RUN=()
@@ -146,7 +147,8 @@ elif ! "$GST_PY" -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/d
     HAVE_GST=0
 fi
 
-TARGS=(--seconds "$SECS" --warmup "$WARMUP" --concurrency "$CONCURRENCY" "${EXTRA[@]}")
+TARGS=(--seconds "$SECS" --warmup "$WARMUP" --concurrency "$CONCURRENCY" --timeout "$TIMEOUT"
+    "${EXTRA[@]}")
 : >"$WORK/results.jsonl"
 
 # load NAME N EXTRA...: runs the tool, keeps its JSON line.
