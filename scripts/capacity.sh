@@ -15,9 +15,10 @@
 # Usage: scripts/capacity.sh N [N...]          (default: 1 100 500 2000)
 # Environment: SECONDS_PER_RUN (10), WARMUP (2), FPS (24), GST_MAX (2000: larger N skip
 # GStreamer), SKIP_GST=1, SKIP_FLOOR=1, FLOOR_PHASES (1: every floor stream due at once),
-# CONCURRENCY (64: sessions being set up at once), TIMEOUT (30: seconds for an RTSP answer), NICE (0; e.g. -10 as root runs servers, floor
-# and tool ahead of other work on a shared machine), TOOL_ARGS (more load tool options, e.g.
-# --no-gro), KEEP=1 (keep the work folder).
+# CONCURRENCY (64: sessions being set up at once), TIMEOUT (30: seconds for an RTSP answer),
+# NICE (-10 as root, else 0: servers, floor and tool run ahead of other work on a shared
+# machine; NICE=0 measures without), TOOL_ARGS (more load tool options, e.g. --no-gro),
+# KEEP=1 (keep the work folder).
 #
 # The tool receives with UDP_GRO: rtspd's and the floor's GSO sends reach it whole on loopback,
 # so their kernel does not segment them or run the receive path per packet (it would over a
@@ -36,7 +37,7 @@ GST_MAX=${GST_MAX:-2000}
 PHASES=${FLOOR_PHASES:-1}
 CONCURRENCY=${CONCURRENCY:-64}
 TIMEOUT=${TIMEOUT:-30}
-NICE=${NICE:-0}
+if [[ $EUID == 0 ]]; then NICE=${NICE:--10}; else NICE=${NICE:-0}; fi
 read -r -a EXTRA <<<"${TOOL_ARGS:-}"
 RUN=()
 [[ $NICE != 0 ]] && RUN=(nice -n "$NICE")
@@ -250,3 +251,5 @@ echo "Lateness: each session's schedule is anchored at its most punctual frame (
 echo "constant per-session delay is not counted. The floor and rtspd send from one thread; the"
 echo "tool's receiver is pinned to the last CPU. CPU: schedstat of all the server's threads over"
 echo "the window, over sessions x seconds (GStreamer's includes the Python interpreter hosting it)."
+echo "Tool options: ${TARGS[*]} (UDP_GRO unless --no-gro); rest of machine: all CPUs' busy time"
+echo "(/proc/stat) less the server's and the tool's, in % of one CPU."
