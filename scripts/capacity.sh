@@ -211,17 +211,20 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 floor = {r["sessions"]: r.get("server_cpu_ms_per_stream_s") for r in rows if r["label"].startswith("GSO floor")}
 
+def num(v, digits):
+    return "-" if v is None else f"{v:.{digits}f}"
+
 def late(d):
     return " / ".join("-" if d.get(k) is None else f"{d[k]:.2f}" for k in ("p50", "p99", "max"))
 
 print("| server | sessions | whole fps/session min | lost packets | first packet late p50 / p99 / max ms "
       "| last packet late p50 / p99 / max ms | CPU ms per stream-second | x GSO floor | peak RSS MB "
-      "| tool: receiver CPU %, drops | rest of machine CPU % |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| tool: receiver CPU %, drops | server waiting for a CPU, ms/s | rest of machine CPU % |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     n = r["sessions"]
     if r.get("failed"):
-        print(f"| {r['label']} | {n} | failed | | | | | | | | |")
+        print(f"| {r['label']} | {n} | failed | | | | | | | | | |")
         continue
     sessions = str(n) if r["playing"] == n else f"{r['playing']} of {n}"
     cpu = r.get("server_cpu_ms_per_stream_s")
@@ -232,7 +235,8 @@ for r in rows:
     print(f"| {r['label']} | {sessions} | {r['fps_min']:.1f} | {r['lost']} | {late(r['first_late_ms'])} "
           f"| {late(r['last_late_ms'])} | {'-' if cpu is None else f'{cpu:.3f}'} | {ratio} "
           f"| {'-' if rss is None else f'{rss:.1f}'} "
-          f"| {rx['cpu_pct']:.1f} %, {rx['drops_window']} | {r['others_cpu_pct']:.0f} |")
+          f"| {rx['cpu_pct']:.1f} %, {rx['drops_window']} | {num(r.get('server_wait_ms_per_s'), 1)} "
+          f"| {r['others_cpu_pct']:.0f} |")
 print()
 for r in rows:
     if r.get("failed"):

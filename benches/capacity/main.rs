@@ -257,17 +257,17 @@ fn run(args: &Args) -> Result<(), String> {
     let me = std::process::id();
     let udp0 = stats::udp_counters();
     stats::sleep_until_realtime(start);
-    let srv0 = server_pid.and_then(stats::process_cpu_ns);
-    let recv0 = stats::thread_cpu_ns_of(me, receiver_tid);
-    let tool0 = stats::process_cpu_ns(me);
+    let srv0 = server_pid.and_then(stats::process_sched);
+    let recv0 = stats::thread_sched(me, receiver_tid);
+    let tool0 = stats::process_sched(me);
     let udp1 = stats::udp_counters();
     let busy0 = stats::machine_busy_ns();
     stats::sleep_until_realtime(end);
     let busy1 = stats::machine_busy_ns();
     let load = stats::loadavg();
-    let srv1 = server_pid.and_then(stats::process_cpu_ns);
-    let recv1 = stats::thread_cpu_ns_of(me, receiver_tid);
-    let tool1 = stats::process_cpu_ns(me);
+    let srv1 = server_pid.and_then(stats::process_sched);
+    let recv1 = stats::thread_sched(me, receiver_tid);
+    let tool1 = stats::process_sched(me);
     let udp2 = stats::udp_counters();
     let rss = server_pid.and_then(stats::peak_rss);
     // Let the frames due last in the window arrive and be read.
@@ -291,6 +291,8 @@ fn run(args: &Args) -> Result<(), String> {
     }
 
     let delta = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+    let since = |a: Option<stats::Sched>, b: Option<stats::Sched>| Some(b?.since(a?));
+    let (srv, recv, tool) = (since(srv0, srv1), since(recv0, recv1), since(tool0, tool1));
     let m = Measured {
         window_ns: (start, end),
         silent: silent_sessions(&ssrcs, &report, args.port_per_session),
@@ -306,12 +308,14 @@ fn run(args: &Args) -> Result<(), String> {
         torn_down,
         setup_s,
         window_s: args.seconds,
-        server_cpu_ns: delta(srv0, srv1),
+        server_cpu_ns: srv.map(|s| s.cpu),
+        server_wait_ns: srv.map(|s| s.wait),
         machine_busy_ns: delta(busy0, busy1),
         loadavg: load,
         gro: !args.no_gro,
-        receiver_cpu_ns: delta(recv0, recv1),
-        tool_cpu_ns: delta(tool0, tool1),
+        receiver_cpu_ns: recv.map(|s| s.cpu),
+        receiver_wait_ns: recv.map(|s| s.wait),
+        tool_cpu_ns: tool.map(|s| s.cpu),
         peak_rss: rss,
         rcvbuf,
         sockets: pairs.len(),
@@ -356,6 +360,9 @@ struct Measured {
     setup_s: f64,
     window_s: f64,
     server_cpu_ns: Option<u64>,
+    /// Time the server's threads were runnable but waited for a CPU, over the window.
+    server_wait_ns: Option<u64>,
+    receiver_wait_ns: Option<u64>,
     /// All CPUs' busy time over the window (ticks of 10 ms), whoever used it.
     machine_busy_ns: Option<u64>,
     loadavg: Option<f64>,
@@ -595,7 +602,8 @@ impl Summary<'_> {
                 "\"last_late_ms\":{{\"p50\":{},\"p99\":{},\"p999\":{},\"max\":{}}},",
                 "\"frame_spread_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},",
                 "\"server_cpu_ms_per_stream_s\":{},\"server_cpu_s\":{},\"peak_rss_mb\":{},",
-                "\"receiver\":{{\"cpu_pct\":{},\"tool_cpu_pct\":{},\"sockets\":{},\"rcvbuf\":{},",
+                "\"server_wait_ms_per_s\":{},",
+                "\"receiver\":{{\"cpu_pct\":{},\"wait_ms_per_s\":{},\"tool_cpu_pct\":{},\"sockets\":{},\"rcvbuf\":{},",
                 "\"drops\":{},\"drops_window\":{},\"calls\":{},\"batch_mean\":{:.2},\"batch_full_pct\":{:.2},",
                 "\"batch_max\":{},\"wakeups\":{},\"read_delay_us\":{{\"p50\":{},\"p99\":{},\"max\":{}}},",
                 "\"truncated\":{},\"not_rtp\":{},\"no_timestamp\":{},\"rtcp_packets\":{},",
@@ -632,7 +640,9 @@ impl Summary<'_> {
             f(self.cpu_ms_per_stream_s),
             f(m.server_cpu_ns.map(|x| x as f64 / 1e9)),
             f(m.peak_rss.map(|b| b as f64 / (1 << 20) as f64)),
+            f(m.server_wait_ns.map(|w| w as f64 / 1e6 / m.window_s)),
             f(self.receiver_cpu_pct),
+            f(m.receiver_wait_ns.map(|w| w as f64 / 1e6 / m.window_s)),
             f(self.tool_cpu_pct),
             m.sockets,
             m.rcvbuf,

@@ -36,31 +36,52 @@ pub fn gettid() -> i32 {
     unsafe { libc::gettid() }
 }
 
-/// Nanoseconds on CPU of every live thread of `pid` (threads that ended are lost; servers here
-/// keep theirs).
-pub fn process_cpu_ns(pid: u32) -> Option<u64> {
-    let mut total = 0;
+/// The scheduler's account of a process or thread (`/proc/.../schedstat`), in nanoseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sched {
+    /// Time on a CPU.
+    pub cpu: u64,
+    /// Time runnable but waiting for a CPU: what other work on the machine costs it.
+    pub wait: u64,
+}
+
+impl Sched {
+    pub fn since(self, earlier: Sched) -> Sched {
+        Sched {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            wait: self.wait.saturating_sub(earlier.wait),
+        }
+    }
+}
+
+/// Summed over every live thread of `pid` (threads that ended are lost; servers here keep
+/// theirs).
+pub fn process_sched(pid: u32) -> Option<Sched> {
+    let mut total = Sched::default();
     for e in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
         let Ok(e) = e else { continue };
-        total += schedstat(&e.path().join("schedstat")).unwrap_or(0);
+        if let Some(s) = schedstat(&e.path().join("schedstat")) {
+            total.cpu += s.cpu;
+            total.wait += s.wait;
+        }
     }
     Some(total)
 }
 
-/// Nanoseconds on CPU of one thread.
-pub fn thread_cpu_ns_of(pid: u32, tid: i32) -> Option<u64> {
+/// One thread's.
+pub fn thread_sched(pid: u32, tid: i32) -> Option<Sched> {
     schedstat(std::path::Path::new(&format!(
         "/proc/{pid}/task/{tid}/schedstat"
     )))
 }
 
-fn schedstat(path: &std::path::Path) -> Option<u64> {
-    fs::read_to_string(path)
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+fn schedstat(path: &std::path::Path) -> Option<Sched> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut f = text.split_whitespace().map(|x| x.parse().ok());
+    Some(Sched {
+        cpu: f.next()??,
+        wait: f.next()??,
+    })
 }
 
 /// Peak resident set size of `pid`, in bytes.
