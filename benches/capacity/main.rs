@@ -19,7 +19,8 @@
 //! is 0 and every other frame's is how much later than that it left, measured by the kernel's
 //! receive timestamp (taken on loopback when the sender's `sendmsg` queued the packet). A delay
 //! that is the same for every frame of a session (it started late and stays late) is therefore
-//! not seen; one that varies (rounding, bursts, a busy loop) is.
+//! not seen; one that varies (rounding, bursts, a busy loop) is. Whole frames per second counts
+//! the frames due in the window by that schedule (not those that happened to arrive in it).
 //!
 //! Output: one Markdown table row and one line `CAPACITY_JSON {...}` on stdout; progress on
 //! stderr. `--header` prints the table's header first.

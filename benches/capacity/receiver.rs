@@ -8,11 +8,16 @@
 //! shared client port, each session with its own SSRC; GStreamer's shared pipeline sends the same
 //! packets (one SSRC) to each client, so it needs a socket per session.
 //!
+//! With UDP_GRO (the default) a GSO send arrives as one message with its segment size, split
+//! here, all its packets carrying the one stamp. The thread drains its sockets every
+//! millisecond rather than waking for each packet: with kernel stamps, reading later costs
+//! nothing but buffer space.
+//!
 //! Per stream: sequence gaps (16-bit wrap-around), duplicates and reordering, and whole frames:
 //! a frame is whole when its first packet has RFC 2435 fragment offset 0 (or is a whole JPEG),
-//! no sequence number is missing up to its marker packet, and the marker arrived. Only packets
-//! whose kernel time falls in the counting window are counted; a frame belongs to the window its
-//! first packet arrived in.
+//! no sequence number is missing up to its marker packet, and the marker arrived. Packets, gaps
+//! and broken frames are counted when their kernel time falls in the counting window; whole
+//! frames are kept from a margin around it, and the report keeps those that were due in it.
 
 use std::collections::HashMap;
 use std::io;
