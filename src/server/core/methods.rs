@@ -267,6 +267,7 @@ impl Core {
             anchor: (now, 0),
             timeline_origin: None,
             timer: None,
+            phase: None,
             unreadable_run: 0,
             finished: false,
             conn: Some(conn.id),
@@ -376,15 +377,13 @@ impl Core {
             // A live timeline plays from now, whatever the Range asked.
             Feed::Timeline(_) | Feed::Group(_) => (0.0, None),
         };
-        if let Some(key) = s.timer.take() {
-            self.timers.cancel(key);
-        }
         s.state = State::Playing;
         s.finished = false;
-        s.anchor = (now, s.clock);
-        if matches!(s.feed, Feed::Cursor(_)) {
-            s.timer = Some(self.timers.insert(now, Tick::Frame(id)));
-        }
+        self.start_pacing(id, now);
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(StatusCode::SESSION_NOT_FOUND)?;
         let info_line = RtpInfo {
             url: s.control_url.clone(),
             seq: Some(s.rtp.next_seq),
@@ -470,15 +469,11 @@ impl Core {
             // pausing a stream that ended (--no-loop) before it saw the BYE: GStreamer does.
             return Err(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE);
         }
-        if let Some(key) = s.timer.take() {
-            self.timers.cancel(key);
-        }
         s.state = State::Ready;
-        info!(
-            "session {id}: pause at {:.3} s",
-            s.cursor().map_or(0.0, Cursor::position)
-        );
+        let position = s.cursor().map_or(0.0, Cursor::position);
         let lab = s.rtp.lab;
+        self.stop_pacing(id);
+        info!("session {id}: pause at {position:.3} s");
         let mut r = plain(StatusCode::OK, cseq);
         r.headers.append("Session", &self.session_header(id, lab));
         Ok(r)

@@ -14,6 +14,7 @@ mod adaptive;
 mod methods;
 pub mod multicast;
 mod pacing;
+mod phases;
 pub mod sender;
 pub mod session;
 
@@ -119,6 +120,7 @@ pub struct Core {
     timelines: HashMap<TimelineId, Timeline>,
     next_timeline: TimelineId,
     timers: TimerWheel<Tick>,
+    phases: phases::Phases,
     totals: Totals,
     scratch: Scratch,
     rtp_port: u16,
@@ -161,6 +163,7 @@ impl Core {
             next_timeline: 1,
             // 100 µs ticks: a frame leaves at most a tenth of a millisecond after it is due.
             timers: TimerWheel::new(now, Duration::from_micros(100)),
+            phases: phases::Phases::new(now),
             totals: Totals::default(),
             scratch: Scratch::default(),
             rtp_port,

@@ -20,7 +20,7 @@ use log::info;
 use crate::rtsp::headers::Transport;
 use crate::server::core::sender::{Delivery, RtpSender, SenderStats};
 use crate::server::core::session::{random_u16, random_u32, Feed, Session, State};
-use crate::server::core::{Core, Outbox, Tick};
+use crate::server::core::{Core, Outbox};
 use crate::server::source::Cursor;
 
 /// Addresses and ports to hand out: `--multicast NET/PREFIX`, from `port` up in pairs.
@@ -125,6 +125,7 @@ impl Core {
             anchor: (now, 0),
             timeline_origin: None,
             timer: None,
+            phase: None,
             unreadable_run: 0,
             finished: false,
             conn: None,
@@ -176,11 +177,8 @@ impl Core {
             return;
         }
         s.state = State::Playing;
-        s.anchor = (now, s.clock);
-        if matches!(s.feed, Feed::Cursor(_)) {
-            s.timer = Some(self.timers.insert(now, Tick::Frame(group)));
-        }
         info!("multicast {}: sending", s.name);
+        self.start_pacing(group, now);
     }
 
     pub(super) fn join_group(&mut self, group: u64, member: u64) {

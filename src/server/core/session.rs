@@ -13,6 +13,7 @@ use log::warn;
 use crate::rtsp::headers::Transport;
 use crate::rtsp::message::StatusCode;
 use crate::server::core::adaptive::SessionAdapt;
+use crate::server::core::phases::Phase;
 use crate::server::core::sender::{Delivery, RtpSender};
 use crate::server::core::{ConnId, ConnInfo};
 use crate::server::source::{Cursor, TimelineId, CLOCK_RATE};
@@ -53,6 +54,8 @@ pub struct Session {
     /// For a timeline: the pts that `clock == 0` corresponds to, set by the first frame.
     pub timeline_origin: Option<u64>,
     pub timer: Option<TimerKey>,
+    /// Its frames' place in the period, while an on-demand session plays.
+    pub phase: Option<Phase>,
     /// Frames in a row the source could not give.
     pub unreadable_run: u32,
     /// The movie played to its end (--no-loop) since the last PLAY.
