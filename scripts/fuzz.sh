@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index m3u)
+ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp adapt_reports rtp_jpeg_depacketize jpeg_header movie_index m3u)
 summary_only=0
 if [ "${1:-}" = --summary ]; then
   summary_only=1

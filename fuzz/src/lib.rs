@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("jpeg_header", jpeg_header),
     ("movie_index", movie_index),
     ("m3u", m3u),
+    ("adapt_reports", adapt_reports),
 ];
 
 pub fn target(name: &str) -> Option<Harness> {
@@ -671,4 +672,73 @@ fn odd_scan_header(data: &[u8], info: &jpeg::JpegInfo) -> bool {
     };
     let c = &info.components;
     sos != [3, c[0].id, 0x00, c[1].id, 0x11, c[2].id, 0x11, 0, 63, 0]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive streaming fed what receivers report
+
+/// The adaptive rate controller and shaper driven by arbitrary feedback. Byte 0 sets a
+/// `Bandwidth:` cap (odd: a cap of that many 10 kbit/s; even: none); then every 8 bytes are one
+/// step: time passing (up to 5 s), bits sent, then a receiver report (any fraction lost, any
+/// round trip), a TCP queue sample (any backlog and bytes written) or a frame dropped at the
+/// queue; then one frame slot for the shaper with two candidates of any size.
+/// CHECK: the rate is a number, never under the 64 kbit/s floor (a session always streams)
+/// and never over the cap; the shaper only sends a candidate it was offered.
+pub fn adapt_reports(data: &[u8]) {
+    use rtsp_mjpeg::server::adapt::controller::RateController;
+    use rtsp_mjpeg::server::adapt::shaper::{Candidate, Shaper};
+    use std::time::{Duration, Instant};
+    const FLOOR: f64 = 64_000.0;
+    let Some((&first, steps)) = data.split_first() else {
+        return;
+    };
+    let mut t = Instant::now();
+    let mut c = RateController::new(4.8e6, FLOOR, t);
+    let cap = (first & 1 == 1).then(|| f64::from(first) * 10_000.0);
+    c.set_cap(cap);
+    let mut shaper = Shaper::default();
+    let mut written = 0u64;
+    for step in steps.chunks(8) {
+        let b = |i: usize| step.get(i).copied().unwrap_or(0);
+        t += Duration::from_millis(u64::from(b(0)) * 20);
+        c.on_sent(f64::from(u16::from_be_bytes([b(1), b(2)])) * 100.0);
+        match b(3) % 3 {
+            0 => {
+                let rtt = (b(5) > 0).then(|| Duration::from_millis(u64::from(b(5)) * 40));
+                c.on_report(t, f64::from(b(4)) / 256.0, rtt);
+            }
+            1 => {
+                written += u64::from(b(6)) * 1000;
+                c.on_queue(
+                    t,
+                    usize::from(b(4)) * 4000,
+                    usize::from(b(5)) * 4000,
+                    written,
+                );
+            }
+            _ => c.on_queue_drop(),
+        }
+        let rate = c.rate();
+        assert!(rate.is_finite(), "rate {rate}");
+        assert!(rate >= FLOOR - 1e-6, "rate {rate} under the floor");
+        if let Some(cap) = cap {
+            assert!(
+                rate <= cap.max(FLOOR) + 1e-6,
+                "rate {rate} over the cap {cap}"
+            );
+        }
+        let candidates = [
+            Candidate {
+                variant: 0,
+                bits: f64::from(b(6)) * 2000.0 + 1.0,
+            },
+            Candidate {
+                variant: 1,
+                bits: f64::from(b(7)) * 500.0 + 1.0,
+            },
+        ];
+        if let Some(p) = shaper.choose(t, rate, Duration::from_millis(41), &candidates) {
+            assert!(candidates.contains(&p), "{p:?} was not offered");
+        }
+    }
 }

@@ -44,6 +44,7 @@ fn main() {
     }
     movies(&mut out, &jpegs);
     playlists(&mut out);
+    adapt(&mut out);
     println!("wrote {} seeds under {}", out.count, out.root.display());
 }
 
@@ -627,4 +628,28 @@ fn playlists(out: &mut Out) {
     for (name, data) in seeds {
         out.put("m3u", name, &data);
     }
+}
+
+/// Feedback sequences: a clean path, a bottleneck, absurd reports, a TCP queue that fills.
+fn adapt(out: &mut Out) {
+    let step = |dt: u8, sent: u16, kind: u8, a: u8, b: u8, c: u8, d: u8| {
+        let s = sent.to_be_bytes();
+        vec![dt, s[0], s[1], kind, a, b, c, d]
+    };
+    let clean: Vec<u8> = std::iter::once(0)
+        .chain((0..10).flat_map(|_| step(50, 24_000, 0, 0, 1, 60, 120)))
+        .collect();
+    out.put("adapt_reports", "clean", &clean);
+    let bottleneck: Vec<u8> = std::iter::once(0)
+        .chain((0..20).flat_map(|k| step(50, 24_000, 0, if k < 3 { 128 } else { 5 }, 2, 60, 90)))
+        .collect();
+    out.put("adapt_reports", "bottleneck", &bottleneck);
+    let absurd: Vec<u8> = std::iter::once(81)
+        .chain((0..20).flat_map(|_| step(50, 65_535, 0, 255, 255, 255, 255)))
+        .collect();
+    out.put("adapt_reports", "absurd_capped", &absurd);
+    let tcp: Vec<u8> = std::iter::once(0)
+        .chain((0..20).flat_map(|k| step(50, 20_000, 1 + (k % 2), 100, 60, 150, 80)))
+        .collect();
+    out.put("adapt_reports", "tcp_queue", &tcp);
 }
