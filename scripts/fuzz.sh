@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index
+ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp adapt_reports rtp_jpeg_depacketize jpeg_header movie_index m3u
              http_request tunnel_base64)
 summary_only=0
 if [ "${1:-}" = --summary ]; then
@@ -40,6 +40,7 @@ dict_for() {
     sdp) echo dict/sdp.dict ;;
     http_request) echo dict/http.dict ;;
     rtp_jpeg_depacketize|jpeg_header|movie_index) echo dict/jpeg.dict ;;
+    m3u) echo dict/m3u.dict ;;
     *) echo "" ;;
   esac
 }

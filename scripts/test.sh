@@ -30,6 +30,12 @@ done
 # The interop tests refuse to skip when this is set: a missing tool is a failure.
 export RTSP_MJPEG_REQUIRE_TOOLS=1
 
+echo "== no source file over 600 lines of code (comments, blank lines and tests aside)"
+over=$(for f in $(find src -name '*.rs' ! -path '*/tests/*' ! -name tests.rs); do
+  awk '/^[[:space:]]*#\[cfg\(test\)\]/ {exit} !/^[[:space:]]*(\/\/|$)/ {n++} END {if (n > 600) print n, FILENAME}' "$f"
+done)
+if [ -n "$over" ]; then echo "ERROR: split these by responsibility:"; echo "$over"; exit 1; fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

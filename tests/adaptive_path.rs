@@ -20,11 +20,11 @@ mod common;
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::netns::{in_namespace, sh};
 use common::{seed_movie, Client, TempDir, TestServer};
 use rtsp_mjpeg::rtp::jpeg::{packetize, Depacketizer, DEFAULT_MAX_PAYLOAD};
 use rtsp_mjpeg::rtp::packet::RtpPacket;
@@ -32,43 +32,9 @@ use rtsp_mjpeg::rtp::rtcp;
 use rtsp_mjpeg::rtp::seq::ReceptionStats;
 use rtsp_mjpeg::server::adapt::Mode;
 
-const INNER: &str = "RTSP_MJPEG_IN_NETNS";
 const CLEAN: u64 = 5;
 const NARROW: u64 = 20;
 const WIDE: u64 = 15;
-
-fn sh(cmd: &str) {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs `test` of this binary again inside a new network namespace.
-fn in_namespace(test: &str) {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args(["-n", "--"])
-        .arg(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INNER, "1")
-        .output()
-        .expect("unshare runs (util-linux)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "the test inside the namespace failed (unshare -n needs root)"
-    );
-    assert!(
-        stdout.contains("1 passed") && stderr.contains("NETNS-RAN"),
-        "the inner test did not run"
-    );
-}
 
 fn shape(ip: &str, class: u32, rate: &str, change: bool) {
     let verb = if change { "change" } else { "add" };
@@ -83,7 +49,7 @@ fn shape(ip: &str, class: u32, rate: &str, change: bool) {
 }
 
 fn set_up_namespace() {
-    sh("ip link set lo up && ip link set lo mtu 1500");
+    sh("ip link set lo mtu 1500");
     sh("tc qdisc add dev lo root handle 1: htb default 1");
     for class in 1..=4 {
         sh(&format!(
@@ -378,10 +344,9 @@ fn table(name: &str, secs: &[Second]) {
 
 #[test]
 fn adaptive_streaming_through_a_bottleneck() {
-    if std::env::var_os(INNER).is_none() {
-        return in_namespace("adaptive_streaming_through_a_bottleneck");
+    if !in_namespace("adaptive_streaming_through_a_bottleneck") {
+        return;
     }
-    eprintln!("NETNS-RAN");
     let Some(seed) = seed_movie("adaptive_streaming_through_a_bottleneck") else {
         panic!("the seed movie is needed (../shared/seed/movie.Mjpeg)");
     };

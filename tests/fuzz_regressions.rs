@@ -114,6 +114,55 @@ fn rgb_coded_jpeg_is_refused() {
     round_trips_pixel_exact_or_is_refused("rgb-colour");
 }
 
+/// Found 2026-12-02 by the m3u target's checks on its own seeds, before any fuzzing: an entry
+/// `.` in a playlist in folder `a/b` became the name `a/b`, the folder itself (harmless, as
+/// `Catalog::resolve` then refused it as "not a file", but not a file name either).
+/// `m3u::entry_name` now refuses every entry that ends in a folder (`.`, `..`, `/`).
+/// - `folder-entries.m3u`: such entries, every one refused.
+/// - `hostile_paths.m3u`, `binary.m3u`, `extended_bom_crlf.m3u8`: the target's seeds of
+///   traversal, absolute paths, URLs, nested playlists, junk bytes, a BOM and CRLF; each is
+///   checked as the target checks it.
+#[test]
+fn m3u_entries_name_files_inside_the_folder() {
+    use rtsp_mjpeg::media::m3u::{self, Limits, Refused};
+    let dir = corpus_dir("m3u");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "inputs in {}", dir.display());
+    for file in &names {
+        let data = input("m3u", file);
+        let limits = Limits::default();
+        let p = m3u::parse(&data, &limits);
+        assert!(p.entries.len() <= limits.max_entries && p.problems.len() <= limits.max_problems);
+        for e in &p.entries {
+            assert!(!e.path.is_empty() && !e.path.starts_with('#'), "{file}");
+            for playlist in ["list.m3u", "a/b/list.m3u8"] {
+                let r = m3u::entry_name(playlist, &e.path, "/srv/media");
+                if file == "folder-entries.m3u" {
+                    assert_eq!(r, Err(Refused::NoFile), "{file}: {:?}", e.path);
+                }
+                let Ok(name) = r else { continue };
+                assert!(!name.starts_with('/'), "{file}: {name:?}");
+                assert!(
+                    name.split('/').all(|c| !matches!(c, "" | "." | "..")),
+                    "{file}: {:?} gave {name:?}",
+                    e.path
+                );
+                assert!(!m3u::is_playlist_name(&name), "{file}: {name:?}");
+                if playlist.starts_with("a/b/")
+                    && !e.path.contains("..")
+                    && !e.path.starts_with('/')
+                {
+                    assert!(name.starts_with("a/b/"), "{file}: {name:?}");
+                }
+            }
+        }
+    }
+}
+
 fn http_refusal(name: &str) -> Result<(), rtsp_mjpeg::http::request::ParseError> {
     use rtsp_mjpeg::http::request::parse_head;
     let data = input("http_request", name);

@@ -5,73 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::tools::{framemd5, raw_copy, run, run_allowing};
 use common::{have_tool, seed_movie, small_movie, TempDir, TestServer};
 use rtsp_mjpeg::jpeg::decode_rgb;
 use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::media::testmovie::read_frame_number;
-
-/// Runs a command, killing it if it outlives `limit` (a stuck client must fail the test, not hang).
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    run_allowing(cmd, limit, "")
-}
-
-/// As [`run`], but a failed exit whose stderr contains `tolerated` (when not empty) passes.
-fn run_allowing(cmd: &mut Command, limit: Duration, tolerated: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{cmd:?} still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let tolerated =
-        !tolerated.is_empty() && String::from_utf8_lossy(&out.stderr).contains(tolerated);
-    assert!(
-        out.status.success() || tolerated,
-        "{cmd:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// ffmpeg's MD5 of each decoded picture, from `-f framemd5`.
-fn framemd5(args: &[&str], frames: usize) -> Vec<String> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error"])
-        .args(args)
-        .args(["-frames:v", &frames.to_string(), "-f", "framemd5", "-"]);
-    let out = run(&mut cmd, Duration::from_secs(60));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
-}
-
-/// The frames of `movie` as a raw JPEG stream file that ffmpeg's mjpeg demuxer reads.
-fn raw_copy(movie: &Movie, dir: &Path) -> String {
-    let path = dir.join("source.mjpeg");
-    let bytes: Vec<u8> = movie.frames().flatten().copied().collect();
-    std::fs::write(&path, bytes).unwrap();
-    path.to_string_lossy().into_owned()
-}
 
 fn ffmpeg_matches_source(server: &TestServer, name: &str, frames: usize) {
     let movie = Movie::open(server.media.0.join(name)).unwrap();

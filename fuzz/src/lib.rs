@@ -4,6 +4,7 @@
 //! so does `replay`, which runs saved inputs outside AFL.
 
 use rtsp_mjpeg::jpeg;
+use rtsp_mjpeg::media::m3u::{self, is_playlist_name, Refused};
 use rtsp_mjpeg::media::movie::{Format, Movie};
 use rtsp_mjpeg::rtp::jpeg::{is_whole_jpeg, packetize, Depacketizer};
 use rtsp_mjpeg::rtp::packet::{RtpHeader, RtpPacket};
@@ -28,6 +29,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("rtp_jpeg_depacketize", rtp_jpeg_depacketize),
     ("jpeg_header", jpeg_header),
     ("movie_index", movie_index),
+    ("m3u", m3u),
+    ("adapt_reports", adapt_reports),
     ("http_request", http_request),
     ("tunnel_base64", tunnel_base64),
 ];
@@ -540,6 +543,105 @@ pub fn movie_index(data: &[u8]) {
     assert!(min <= med && med <= max);
 }
 
+// ---------------------------------------------------------------------------------------------
+// M3U playlists
+
+/// The media folder's absolute path for `entry_name`.
+const ROOT: &str = "/srv/media";
+
+/// `m3u::parse` under the default limits and tight ones, and `m3u::entry_name` on every entry
+/// it gives, from a playlist at the top of the folder and from one two folders down.
+pub fn m3u(data: &[u8]) {
+    let tight = m3u::Limits {
+        max_bytes: 256,
+        max_line: 32,
+        max_entries: 4,
+        max_problems: 2,
+    };
+    for limits in [m3u::Limits::default(), tight] {
+        let p = m3u::parse(data, &limits);
+        // CHECK: nothing kept beyond the limits, and a cut only when over, at a line's end.
+        assert!(p.entries.len() <= limits.max_entries);
+        assert!(p.problems.len() <= limits.max_problems);
+        match p.cut_at {
+            Some(at) => assert!(
+                data.len() > limits.max_bytes
+                    && at <= limits.max_bytes
+                    && (at == 0 || data[at - 1] == b'\n'),
+                "cut at {at} of {}",
+                data.len()
+            ),
+            None => assert!(data.len() <= limits.max_bytes),
+        }
+        let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+        let mut last_line = 0;
+        for e in &p.entries {
+            // CHECK: an entry is one trimmed, non-empty, non-comment line within the limit,
+            // and entries come in line order.
+            assert!(e.line > last_line && e.line <= lines, "line {}", e.line);
+            last_line = e.line;
+            assert!(!e.path.is_empty() && !e.path.starts_with('#'));
+            assert_eq!(e.path.trim(), e.path);
+            assert!(!e.path.contains('\n') && e.path.len() <= limits.max_line);
+            check_entry_name(&e.path);
+        }
+        // CHECK: the entries written one a line read back the same.
+        let mut again = String::from("#EXTM3U\n");
+        for e in &p.entries {
+            again.push_str(&e.path);
+            again.push('\n');
+        }
+        let big = m3u::Limits {
+            max_bytes: usize::MAX,
+            ..limits
+        };
+        let back: Vec<String> = m3u::parse(again.as_bytes(), &big)
+            .entries
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        let paths: Vec<&String> = p.entries.iter().map(|e| &e.path).collect();
+        assert!(back.iter().eq(paths), "entries do not read back");
+        // CHECK: fewer entries allowed gives a prefix, and counts the rest.
+        if !p.entries.is_empty() {
+            let fewer = m3u::Limits {
+                max_entries: p.entries.len() - 1,
+                ..limits
+            };
+            let q = m3u::parse(data, &fewer);
+            assert_eq!(q.entries[..], p.entries[..p.entries.len() - 1]);
+            assert_eq!(q.entries_ignored, p.entries_ignored + 1);
+        }
+    }
+}
+
+fn check_entry_name(entry: &str) {
+    for playlist in ["list.m3u", "a/b/list.m3u8"] {
+        match m3u::entry_name(playlist, entry, ROOT) {
+            Ok(name) => {
+                // CHECK: a name is relative, of plain parts, not a playlist, and stays itself
+                // when named again from the top of the folder.
+                assert!(!name.is_empty() && !name.starts_with('/'), "{name:?}");
+                assert!(
+                    name.split('/').all(|c| !matches!(c, "" | "." | "..")),
+                    "{name:?} from {entry:?}"
+                );
+                assert!(!is_playlist_name(&name));
+                assert_eq!(m3u::entry_name("x.m3u", &name, ROOT), Ok(name.clone()));
+                // CHECK: only `..` leaves the playlist's own folder.
+                let dir = playlist.rsplit_once('/').map_or("", |(d, _)| d);
+                if !entry.starts_with('/') && !entry.contains("..") && !dir.is_empty() {
+                    assert!(name.starts_with(&format!("{dir}/")), "{name:?}");
+                }
+            }
+            // CHECK: climbing out takes a `..`.
+            Err(Refused::Escapes) => assert!(entry.contains("..")),
+            Err(Refused::Absolute) => assert!(entry.starts_with('/')),
+            Err(_) => {}
+        }
+    }
+}
+
 /// Why a carriable JPEG's RFC 2435 round trip changed its pixels, when it is a cause already
 /// found (each has a test in tests/fuzz_regressions.rs).
 fn known_cause(data: &[u8], info: &jpeg::JpegInfo) -> Option<&'static str> {
@@ -575,4 +677,73 @@ fn odd_scan_header(data: &[u8], info: &jpeg::JpegInfo) -> bool {
     };
     let c = &info.components;
     sos != [3, c[0].id, 0x00, c[1].id, 0x11, c[2].id, 0x11, 0, 63, 0]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive streaming fed what receivers report
+
+/// The adaptive rate controller and shaper driven by arbitrary feedback. Byte 0 sets a
+/// `Bandwidth:` cap (odd: a cap of that many 10 kbit/s; even: none); then every 8 bytes are one
+/// step: time passing (up to 5 s), bits sent, then a receiver report (any fraction lost, any
+/// round trip), a TCP queue sample (any backlog and bytes written) or a frame dropped at the
+/// queue; then one frame slot for the shaper with two candidates of any size.
+/// CHECK: the rate is a number, never under the 64 kbit/s floor (a session always streams)
+/// and never over the cap; the shaper only sends a candidate it was offered.
+pub fn adapt_reports(data: &[u8]) {
+    use rtsp_mjpeg::server::adapt::controller::RateController;
+    use rtsp_mjpeg::server::adapt::shaper::{Candidate, Shaper};
+    use std::time::{Duration, Instant};
+    const FLOOR: f64 = 64_000.0;
+    let Some((&first, steps)) = data.split_first() else {
+        return;
+    };
+    let mut t = Instant::now();
+    let mut c = RateController::new(4.8e6, FLOOR, t);
+    let cap = (first & 1 == 1).then(|| f64::from(first) * 10_000.0);
+    c.set_cap(cap);
+    let mut shaper = Shaper::default();
+    let mut written = 0u64;
+    for step in steps.chunks(8) {
+        let b = |i: usize| step.get(i).copied().unwrap_or(0);
+        t += Duration::from_millis(u64::from(b(0)) * 20);
+        c.on_sent(f64::from(u16::from_be_bytes([b(1), b(2)])) * 100.0);
+        match b(3) % 3 {
+            0 => {
+                let rtt = (b(5) > 0).then(|| Duration::from_millis(u64::from(b(5)) * 40));
+                c.on_report(t, f64::from(b(4)) / 256.0, rtt);
+            }
+            1 => {
+                written += u64::from(b(6)) * 1000;
+                c.on_queue(
+                    t,
+                    usize::from(b(4)) * 4000,
+                    usize::from(b(5)) * 4000,
+                    written,
+                );
+            }
+            _ => c.on_queue_drop(),
+        }
+        let rate = c.rate();
+        assert!(rate.is_finite(), "rate {rate}");
+        assert!(rate >= FLOOR - 1e-6, "rate {rate} under the floor");
+        if let Some(cap) = cap {
+            assert!(
+                rate <= cap.max(FLOOR) + 1e-6,
+                "rate {rate} over the cap {cap}"
+            );
+        }
+        let candidates = [
+            Candidate {
+                variant: 0,
+                bits: f64::from(b(6)) * 2000.0 + 1.0,
+            },
+            Candidate {
+                variant: 1,
+                bits: f64::from(b(7)) * 500.0 + 1.0,
+            },
+        ];
+        if let Some(p) = shaper.choose(t, rate, Duration::from_millis(41), &candidates) {
+            assert!(candidates.contains(&p), "{p:?} was not offered");
+        }
+    }
 }

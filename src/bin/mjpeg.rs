@@ -3,7 +3,7 @@
 //! - `mjpeg test [OUT]` writes the built-in test movie;
 //! - `mjpeg convert IN OUT` turns any video (through ffmpeg) or MJPEG movie (without it) into
 //!   one RFC 2435 carries;
-//! - `mjpeg info FILE...` says what a movie is and whether it streams.
+//! - `mjpeg info FILE...` says what a movie is and whether it streams, or what a playlist plays.
 //!
 //! Errors are one line on stderr starting `mjpeg: `, with a non-zero exit code.
 
@@ -15,7 +15,12 @@ use argh::FromArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 use rtsp_mjpeg::jpeg;
 use rtsp_mjpeg::media::convert::{self, ConvertError, Observer, Options};
+use rtsp_mjpeg::media::m3u::is_playlist_name;
 use rtsp_mjpeg::media::{sidecar_fps, Movie, TestMovie};
+use rtsp_mjpeg::server::catalog::Catalog;
+use rtsp_mjpeg::server::source::movie::MovieSource;
+use rtsp_mjpeg::server::source::playlist::{self, Built};
+use rtsp_mjpeg::server::source::Seekable;
 
 /// The classic Python lab client reads each RTP packet into a buffer of this many bytes.
 const LAB_CLIENT_BUFFER: usize = 20_480;
@@ -86,13 +91,18 @@ struct ConvertArgs {
     duration: Option<f64>,
 }
 
-/// Says what movies are: format, frames, size, duration, and whether they stream.
+/// Says what movies are: format, frames, size, duration, and whether they stream; for a
+/// playlist (.m3u, .m3u8), each entry and why any is skipped, as rtspd would play it.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "info")]
 struct InfoArgs {
-    /// the movies to check
+    /// the movies and playlists to check
     #[argh(positional, greedy)]
     files: Vec<PathBuf>,
+    /// the media folder rtspd serves, which playlist entries must stay in (default: each
+    /// playlist's own folder)
+    #[argh(option)]
+    media: Option<PathBuf>,
 }
 
 /// How a run ended badly: a message for stderr and the exit code.
@@ -342,6 +352,16 @@ fn run_info(args: InfoArgs) -> Result<(), Failure> {
         if i > 0 {
             println!();
         }
+        if is_playlist_name(&path.to_string_lossy()) {
+            match playlist_report(path, args.media.as_deref()) {
+                Ok(text) => print!("{text}"),
+                Err(e) => {
+                    eprintln!("mjpeg: {}: {e}", path.display());
+                    failed = true;
+                }
+            }
+            continue;
+        }
         match Movie::open(path) {
             Ok(movie) => print!("{}", report(&movie)),
             Err(e) => {
@@ -404,6 +424,97 @@ fn report(movie: &Movie) -> String {
     .iter()
     .map(|line| format!("{line}\n"))
     .collect()
+}
+
+/// The `info` text for a playlist: what rtspd would make of it with `media` as its folder. An
+/// error when it cannot be read or has no entry to play (the report is printed first).
+fn playlist_report(path: &Path, media: Option<&Path>) -> Result<String, String> {
+    let folder = match media {
+        Some(m) => m.to_path_buf(),
+        None => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+    };
+    let catalog =
+        Catalog::new(&folder).map_err(|e| format!("media folder {}: {e}", folder.display()))?;
+    let file = path.canonicalize().map_err(|e| e.to_string())?;
+    if !file.starts_with(catalog.root()) {
+        return Err(format!(
+            "not in the media folder {} (use --media DIR)",
+            folder.display()
+        ));
+    }
+    let name = catalog.name_of(&file);
+    let bytes = playlist::read_file(&file).map_err(|e| e.to_string())?;
+    let root = catalog.root().to_string_lossy().into_owned();
+    let mut uid = 0;
+    let built = playlist::build(&name, &bytes, &root, |n| {
+        let p = catalog.resolve(n).map_err(|why| why.to_string())?;
+        uid += 1;
+        MovieSource::open(uid, n, &p, DEFAULT_FPS, 1400).map(std::sync::Arc::new)
+    });
+    let text = playlist_text(path, &built);
+    if built.source.is_none() {
+        print!("{text}");
+        return Err("no entry can be played (rtspd answers 404)".into());
+    }
+    Ok(text)
+}
+
+fn playlist_text(path: &Path, built: &Built) -> String {
+    let played = built.source.as_ref().map_or(&[][..], |p| p.entries());
+    // Played and skipped entries, in file order.
+    let mut lines: Vec<(usize, String)> = played
+        .iter()
+        .map(|e| {
+            let i = e.movie.info();
+            let (_, fps_source) = frame_rate(e.movie.disk().path());
+            let title = e
+                .title
+                .as_ref()
+                .map_or(String::new(), |t| format!(" {t:?}"));
+            let line = format!(
+                "{}{title}: {} frames, {}x{}, {} fps ({fps_source}), {:.3} s, from {:.3} s",
+                e.name,
+                i.frames,
+                i.width,
+                i.height,
+                i.fps,
+                i.duration.unwrap_or(0.0),
+                e.start_seconds()
+            );
+            (e.line, line)
+        })
+        .collect();
+    lines.extend(
+        built
+            .skipped
+            .iter()
+            .map(|s| (s.line, format!("{:?}: skipped: {}", s.entry, s.why))),
+    );
+    lines.sort_by_key(|(n, _)| *n);
+    let mut out = vec![
+        path.display().to_string(),
+        format!(
+            "  entries     {}: {} played, {} skipped",
+            lines.len(),
+            played.len(),
+            built.skipped.len()
+        ),
+    ];
+    out.extend(built.problems.iter().map(|p| format!("  warning     {p}")));
+    out.extend(lines.iter().map(|(n, l)| format!("  line {n:<6} {l}")));
+    if let Some(p) = &built.source {
+        let i = p.info();
+        out.push(format!(
+            "  total       {} frames, {:.3} s",
+            i.frames,
+            i.duration.unwrap_or(0.0)
+        ));
+    }
+    out.iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// " (frames differ: 12 are not WxH)" when some frames have another size.

@@ -75,6 +75,17 @@ struct Args {
     /// the realm named in challenges and used in HA1 hashes (default rtspd)
     #[argh(option, default = "String::from(\"rtspd\")")]
     realm: String,
+    /// offer multicast from this range of groups, e.g. 239.255.42.0/24: viewers asking for
+    /// multicast share one sender per movie, playlist or live path (default: unicast only)
+    #[argh(option)]
+    multicast: Option<String>,
+    /// TTL of multicast packets (default 1: this network only)
+    #[argh(option, default = "1")]
+    multicast_ttl: u8,
+    /// the first multicast group's RTP port, even; further groups take the next pairs
+    /// (default 5004)
+    #[argh(option, default = "5004")]
+    multicast_port: u16,
     /// adaptive streaming: on (each session follows its receiver's reports or its TCP queue,
     /// down to lower-quality renditions, fewer frames and half size) or off (every frame at full
     /// quality) (default on)
@@ -155,6 +166,15 @@ fn run(args: Args) -> Result<(), String> {
         );
         Some(a)
     };
+    let multicast = args
+        .multicast
+        .as_deref()
+        .map(parse_multicast)
+        .transpose()
+        .map_err(|e| format!("--multicast {e}"))?;
+    if args.multicast_ttl == 0 {
+        return Err("--multicast-ttl 0: must be at least 1".into());
+    }
     ensure_a_movie(&args.media)?;
     let config = Config {
         bind: args.bind,
@@ -174,6 +194,9 @@ fn run(args: Args) -> Result<(), String> {
         max_queue: args.max_queue,
         auth,
         looping: !args.no_loop,
+        multicast,
+        multicast_ttl: args.multicast_ttl,
+        multicast_port: args.multicast_port,
         adaptive: args.adaptive,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
         ..Config::default()
@@ -212,4 +235,24 @@ fn ensure_a_movie(media: &Path) -> Result<(), String> {
     );
     rtsp_mjpeg::media::testmovie::write_default(&path)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `239.255.42.0/24`: a multicast network and its prefix length.
+fn parse_multicast(spec: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
+    let (net, prefix) = spec
+        .split_once('/')
+        .ok_or_else(|| format!("{spec:?}: expected NETWORK/PREFIX, e.g. 239.255.42.0/24"))?;
+    let net: std::net::Ipv4Addr = net
+        .parse()
+        .map_err(|_| format!("{net:?} is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("/{prefix} is not a prefix length"))?;
+    if !net.is_multicast() {
+        return Err(format!("{net} is not a multicast address (224.0.0.0/4)"));
+    }
+    if !(4..=30).contains(&prefix) {
+        return Err(format!("/{prefix}: the prefix must be from 4 to 30"));
+    }
+    Ok((net, prefix))
 }

@@ -12,11 +12,14 @@
 //! Neither format records a frame rate. A sidecar file next to the movie, named like it plus
 //! `.fps` (`movie.Mjpeg.fps`), may hold one as a decimal number (`29.97`); `mjpeg convert` writes
 //! it and rtspd reads it through [`movie::sidecar_fps`].
+//!
+//! A playlist (`NAME.m3u`, `NAME.m3u8`) lists movies to play back to back; [`m3u`] reads one.
 
 pub mod convert;
 pub mod disk;
 mod ffmpeg;
 pub mod index;
+pub mod m3u;
 pub mod movie;
 pub mod pixels;
 pub mod testmovie;

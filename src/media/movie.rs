@@ -189,16 +189,43 @@ impl Movie {
 }
 
 /// The frame rate in `<movie>.fps` beside the movie, if there is a valid one.
+///
+/// The sidecar must be a regular file itself, not a symlink: the server checks that a movie
+/// lies inside the media folder, but not its sidecar, which a symlink could take anywhere (and
+/// a FIFO would block the server's one thread). Only its first 64 bytes are read.
 pub fn sidecar_fps(movie: &Path) -> Option<f64> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut name = movie.file_name()?.to_os_string();
     name.push(".fps");
     let path = movie.with_file_name(name);
-    let text = std::fs::read_to_string(&path).ok()?;
-    match text.trim().parse::<f64>() {
-        Ok(fps) if fps > 0.0 && fps <= 1000.0 => Some(fps),
+    let file = match std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            let why = if e.raw_os_error() == Some(libc::ELOOP) {
+                "a symbolic link, which is not followed".to_string()
+            } else {
+                e.to_string()
+            };
+            log::warn!("{}: {why}; ignored", path.display());
+            return None;
+        }
+    };
+    let mut text = String::new();
+    let read = match file.metadata() {
+        Ok(m) if m.is_file() => file.take(64).read_to_string(&mut text),
+        _ => Err(std::io::ErrorKind::InvalidInput.into()),
+    };
+    match read.ok().and_then(|_| text.trim().parse::<f64>().ok()) {
+        Some(fps) if fps > 0.0 && fps <= 1000.0 => Some(fps),
         _ => {
             log::warn!(
-                "{}: {:?} is not a frame rate from 0 to 1000; ignored",
+                "{}: {:?} is not a frame rate from 0 to 1000 in a plain file; ignored",
                 path.display(),
                 text.trim()
             );
@@ -299,6 +326,23 @@ mod tests {
         assert_eq!(sidecar_fps(&movie), Some(29.97));
         std::fs::write(dir.join("m.Mjpeg.fps"), "fast").unwrap();
         assert_eq!(sidecar_fps(&movie), None);
+        // A symlink could lead out of the media folder: not followed.
+        std::fs::write(dir.join("elsewhere"), "30").unwrap();
+        std::fs::remove_file(dir.join("m.Mjpeg.fps")).unwrap();
+        std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("m.Mjpeg.fps")).unwrap();
+        assert_eq!(sidecar_fps(&movie), None);
+        // Nor is a FIFO read (it would block), nor more than a few bytes.
+        std::fs::remove_file(dir.join("m.Mjpeg.fps")).unwrap();
+        let fifo = std::ffi::CString::new(dir.join("m.Mjpeg.fps").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert_eq!(sidecar_fps(&movie), None);
+        std::fs::remove_file(dir.join("m.Mjpeg.fps")).unwrap();
+        let mut long = "25".to_string();
+        long.push_str(&" ".repeat(100));
+        long.push('1');
+        std::fs::write(dir.join("m.Mjpeg.fps"), long).unwrap();
+        assert_eq!(sidecar_fps(&movie), Some(25.0), "the first 64 bytes");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

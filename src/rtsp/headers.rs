@@ -38,6 +38,8 @@ pub struct Transport {
     pub lower: Option<String>,
     pub multicast: bool,
     pub destination: Option<String>,
+    /// A multicast group's ports (RFC 2326 §12.39 `port=`).
+    pub port: Option<Pair<u16>>,
     pub client_port: Option<Pair<u16>>,
     pub server_port: Option<Pair<u16>>,
     pub interleaved: Option<Pair<u8>>,
@@ -100,6 +102,7 @@ impl Transport {
                 "unicast" => t.multicast = false,
                 "multicast" => t.multicast = true,
                 "destination" => t.destination = value.map(str::to_string),
+                "port" => t.port = Some(pair(need(value, name)?, "port")?),
                 "client_port" => t.client_port = Some(pair(need(value, name)?, "client_port")?),
                 "server_port" => t.server_port = Some(pair(need(value, name)?, "server_port")?),
                 "interleaved" => t.interleaved = Some(pair(need(value, name)?, "interleaved")?),
@@ -160,6 +163,9 @@ impl fmt::Display for Transport {
         })?;
         if let Some(d) = &self.destination {
             write!(f, ";destination={d}")?;
+        }
+        if let Some(p) = &self.port {
+            fmt_pair(f, "port", p)?;
         }
         if let Some(p) = &self.client_port {
             fmt_pair(f, "client_port", p)?;
@@ -401,6 +407,10 @@ mod tests {
             "RTP/AVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=0000BEEF"
         );
         assert_eq!(Transport::parse(&t.to_string()).unwrap(), t);
+        let m = "RTP/AVP;multicast;destination=239.255.42.1;port=5004-5005;ttl=1;ssrc=0000BEEF";
+        let t = Transport::parse(m).unwrap();
+        assert_eq!(t.port, Some((5004, Some(5005))));
+        assert_eq!(t.to_string(), m);
     }
 
     #[test]

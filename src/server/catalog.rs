@@ -162,8 +162,9 @@ impl Catalog {
             .join("/")
     }
 
-    /// Movie files in the folder and its sub-folders (4 deep), hidden ones skipped, sorted.
-    /// Candidates by extension (`.mjpeg`, `.mjpg`, any case); the loader checks their content.
+    /// Movie and playlist files in the folder and its sub-folders (4 deep), hidden ones skipped,
+    /// sorted. Candidates by extension (`.mjpeg`, `.mjpg`, `.m3u`, `.m3u8`, any case); the
+    /// loader checks their content.
     /// A symbolic link is listed only when it leads to a file inside the folder.
     pub fn list(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
@@ -193,7 +194,10 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
                     .is_ok_and(|p| p.starts_with(root) && p.is_file()))
         {
             let lower = name.to_ascii_lowercase();
-            if lower.ends_with(".mjpeg") || lower.ends_with(".mjpg") {
+            if lower.ends_with(".mjpeg")
+                || lower.ends_with(".mjpg")
+                || crate::media::m3u::is_playlist_name(&lower)
+            {
                 out.push(path);
             }
         }
@@ -221,6 +225,8 @@ mod tests {
         std::fs::create_dir_all(media.join("clips")).unwrap();
         std::fs::write(media.join("movie.Mjpeg"), b"x").unwrap();
         std::fs::write(media.join("clips/a b.mjpeg"), b"x").unwrap();
+        std::fs::write(media.join("clips/list.M3U8"), b"x").unwrap();
+        std::fs::write(media.join("notes.txt"), b"x").unwrap();
         std::fs::write(media.join(".hidden.mjpeg"), b"x").unwrap();
         std::fs::write(base.join("secret.Mjpeg"), b"x").unwrap();
         std::os::unix::fs::symlink(base.join("secret.Mjpeg"), media.join("escape.Mjpeg")).unwrap();
@@ -271,8 +277,13 @@ mod tests {
         let names: Vec<String> = cat.list().iter().map(|p| cat.name_of(p)).collect();
         assert_eq!(
             names,
-            vec!["alias.Mjpeg", "clips/a b.mjpeg", "movie.Mjpeg"],
-            "hidden files and links out of the folder are not listed"
+            vec![
+                "alias.Mjpeg",
+                "clips/a b.mjpeg",
+                "clips/list.M3U8",
+                "movie.Mjpeg"
+            ],
+            "playlists too; hidden files, other files and links out of the folder are not"
         );
     }
 

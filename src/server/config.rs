@@ -45,6 +45,12 @@ pub struct Config {
     pub max_head: usize,
     pub max_headers: usize,
     pub max_body: usize,
+    /// Multicast groups to hand out (`--multicast 239.255.42.0/24`): network and prefix length.
+    pub multicast: Option<(Ipv4Addr, u8)>,
+    /// TTL of multicast packets (1: this network only).
+    pub multicast_ttl: u8,
+    /// The first group's RTP port; each further group takes the next pair.
+    pub multicast_port: u16,
     /// Adaptive streaming: each session follows what its receiver reports (or its TCP queue).
     pub adaptive: Mode,
     /// Bytes of frames (JPEG and RFC 2435 payloads) kept in memory, shared by all movies.
@@ -74,6 +80,9 @@ impl Default for Config {
             max_head: 8192,
             max_headers: 64,
             max_body: 64 * 1024,
+            multicast: None,
+            multicast_ttl: 1,
+            multicast_port: 5004,
             adaptive: Mode::On,
             cache_bytes: 32 << 20,
             auth: None,

@@ -23,9 +23,12 @@ use crate::server::catalog::Catalog;
 use crate::server::config::Config;
 use crate::server::conn::Conn;
 use crate::server::conns::{Conns, Io};
+use crate::server::core::multicast::GroupChange;
 use crate::server::core::{Core, RtcpFrom};
+use crate::server::groups::{set_ttl, GroupSockets, GROUP_BASE};
 use crate::server::signals::SignalFd;
 use crate::server::timer::TimerWheel;
+use crate::server::timerfd::{set_timer_slack, TimerFd};
 use crate::server::udp::{bind_udp_pair, UdpSender};
 use crate::server::worker::Worker;
 
@@ -34,6 +37,7 @@ const RTP: Token = Token(1);
 const RTCP: Token = Token(2);
 const WAKER: Token = Token(3);
 const SIGNALS: Token = Token(4);
+const TIMER: Token = Token(5);
 pub(super) const CONN_BASE: usize = 16;
 
 /// Why the server could not start: one line for the user.
@@ -87,6 +91,10 @@ pub struct Server {
     /// Started by `run`, after `stop_on_signals` has blocked the signals it handles: a thread
     /// started before would inherit them unblocked and take SIGTERM's default action.
     pub(super) worker: Option<Worker>,
+    /// Sockets on multicast groups' RTCP ports.
+    pub(super) groups: GroupSockets,
+    /// Wakes the loop when the next timer is due, to the microsecond.
+    pub(super) timer: TimerFd,
     /// The HTTP side of the port (`web`): tunnels, counters.
     pub(super) web: crate::server::web::Web,
 }
@@ -109,6 +117,12 @@ impl Server {
         let (rtp, rtcp) = bind_udp_pair(config.bind, config.rtp_port)
             .map_err(|e| StartError(format!("RTP/RTCP ports {}: {e}", config.rtp_port)))?;
         let rtp_addr = rtp.local_addr().map_err(|e| StartError(e.to_string()))?;
+        if config.multicast.is_some() {
+            for sock in [&rtp, &rtcp] {
+                set_ttl(sock, config.multicast_ttl)
+                    .map_err(|e| StartError(format!("multicast TTL: {e}")))?;
+            }
+        }
         let poll = Poll::new().map_err(|e| StartError(e.to_string()))?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| StartError(e.to_string()))?);
@@ -121,7 +135,7 @@ impl Server {
         let core = Core::new(config, catalog, rtp_addr.port(), now).map_err(StartError)?;
         let names = core.library().names();
         info!(
-            "media folder {}: {} movie file(s), indexed when first asked for",
+            "media folder {}: {} movie and playlist file(s), read when first asked for",
             core.library().catalog().root().display(),
             names.len()
         );
@@ -147,13 +161,20 @@ impl Server {
             next_sweep: now + Duration::from_secs(1),
             signals: None,
             worker: None,
+            groups: GroupSockets::default(),
+            timer: TimerFd::new().map_err(|e| StartError(format!("timerfd: {e}")))?,
             web: crate::server::web::Web::new(SystemTime::now()),
         };
         let reg = server.poll.registry();
-        reg.register(&mut server.listener, LISTENER, Interest::READABLE)
-            .and_then(|_| reg.register(&mut server.rtp, RTP, Interest::READABLE))
-            .and_then(|_| reg.register(&mut server.rtcp, RTCP, Interest::READABLE))
-            .map_err(|e| StartError(e.to_string()))?;
+        reg.register(
+            &mut mio::unix::SourceFd(&server.timer.as_raw_fd()),
+            TIMER,
+            Interest::READABLE,
+        )
+        .and_then(|_| reg.register(&mut server.listener, LISTENER, Interest::READABLE))
+        .and_then(|_| reg.register(&mut server.rtp, RTP, Interest::READABLE))
+        .and_then(|_| reg.register(&mut server.rtcp, RTCP, Interest::READABLE))
+        .map_err(|e| StartError(e.to_string()))?;
         Ok(server)
     }
 
@@ -195,6 +216,7 @@ impl Server {
             self.rtp_addr.port() + 1
         );
         self.worker = Some(Worker::spawn(self.shutdown.waker.clone())?);
+        set_timer_slack(Duration::from_micros(1));
         let mut events = Events::with_capacity(1024);
         loop {
             let now = Instant::now();
@@ -206,7 +228,15 @@ impl Server {
             .into_iter()
             .flatten()
             .min();
-            let timeout = next.map(|t| t.saturating_duration_since(now));
+            // Due now: a zero time-out; later: the timerfd, to the microsecond.
+            let timeout = match next {
+                Some(t) if t <= now => Some(Duration::ZERO),
+                Some(t) => {
+                    self.timer.arm(t - now)?;
+                    None
+                }
+                None => None,
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -221,11 +251,18 @@ impl Server {
                     RTP => self.drain_rtp(),
                     RTCP => self.drain_rtcp(now),
                     WAKER => {}
+                    TIMER => self.timer.clear(),
                     SIGNALS => {
                         if let Some(sig) = self.signals.as_ref().and_then(SignalFd::take) {
                             info!("signal {sig} received");
                             self.shutdown.flag.store(true, Ordering::SeqCst);
                         }
+                    }
+                    Token(t) if t >= GROUP_BASE => {
+                        let core = &mut self.core;
+                        self.groups.drain(t, |from, data| {
+                            core.handle_rtcp(RtcpFrom::Udp(from), data, now)
+                        });
                     }
                     Token(t) => {
                         let slot = t - CONN_BASE;
@@ -243,6 +280,12 @@ impl Server {
             }
             self.run_timers(now, wall);
             self.exchange_renditions();
+            while let Some(change) = self.core.poll_group_change() {
+                match change {
+                    GroupChange::Join(a) => self.groups.join(self.poll.registry(), a),
+                    GroupChange::Leave(a) => self.groups.leave(self.poll.registry(), a),
+                }
+            }
             if now >= self.next_sweep {
                 self.next_sweep = now + Duration::from_secs(1);
                 self.close_idle(now, wall);

@@ -2,6 +2,9 @@
 //! folder, and a small blocking RTSP client that speaks raw bytes.
 #![allow(dead_code)]
 
+pub mod netns;
+pub mod tools;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};

@@ -43,6 +43,8 @@ fn main() {
         out.put("jpeg_header", &format!("{name}.jpg"), data);
     }
     movies(&mut out, &jpegs);
+    playlists(&mut out);
+    adapt(&mut out);
     for (target, name, data) in rtsp_mjpeg_fuzz::http::seeds() {
         out.put(target, name, &data);
     }
@@ -598,4 +600,59 @@ fn movies(out: &mut Out, jpegs: &[(String, Vec<u8>)]) {
         "raw_app1_with_eoi.mjpeg",
         &[app.as_slice(), a].concat(),
     );
+}
+
+fn playlists(out: &mut Out) {
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("simple.m3u", b"a.Mjpeg\nclips/b.mjpeg\n".to_vec()),
+        (
+            "extended_bom_crlf.m3u8",
+            b"\xEF\xBB\xBF#EXTM3U\r\n#EXTINF:10.5,First clip\r\nclips/a b.Mjpeg\r\n\r\n\
+              #EXTINF:-1 tvg-id=\"x\",Second\r\n./sub/../c.Mjpeg\r\n"
+                .to_vec(),
+        ),
+        (
+            "hostile_paths.m3u",
+            b"../secret.Mjpeg\n/srv/media/ok.Mjpeg\n/srv/media/../x\n/etc/passwd\n\
+              sub/../../x\nhttp://h/x.Mjpeg\nlist.m3u\nother.M3U8\n.\nsub/..\n%2e%2e/x\n"
+                .to_vec(),
+        ),
+        ("comments_only.m3u", b"#EXTM3U\n# nothing\n\n   \n".to_vec()),
+        ("long_line.m3u", {
+            let mut v = vec![b'x'; 5000];
+            v.extend_from_slice(b"\nok.Mjpeg\n");
+            v
+        }),
+        (
+            "binary.m3u",
+            b"\x00\xff\xfe\n\x89PNG\r\n\x1a\na\x00b\n\xc3\x28\n".to_vec(),
+        ),
+    ];
+    for (name, data) in seeds {
+        out.put("m3u", name, &data);
+    }
+}
+
+/// Feedback sequences: a clean path, a bottleneck, absurd reports, a TCP queue that fills.
+fn adapt(out: &mut Out) {
+    let step = |dt: u8, sent: u16, kind: u8, a: u8, b: u8, c: u8, d: u8| {
+        let s = sent.to_be_bytes();
+        vec![dt, s[0], s[1], kind, a, b, c, d]
+    };
+    let clean: Vec<u8> = std::iter::once(0)
+        .chain((0..10).flat_map(|_| step(50, 24_000, 0, 0, 1, 60, 120)))
+        .collect();
+    out.put("adapt_reports", "clean", &clean);
+    let bottleneck: Vec<u8> = std::iter::once(0)
+        .chain((0..20).flat_map(|k| step(50, 24_000, 0, if k < 3 { 128 } else { 5 }, 2, 60, 90)))
+        .collect();
+    out.put("adapt_reports", "bottleneck", &bottleneck);
+    let absurd: Vec<u8> = std::iter::once(81)
+        .chain((0..20).flat_map(|_| step(50, 65_535, 0, 255, 255, 255, 255)))
+        .collect();
+    out.put("adapt_reports", "absurd_capped", &absurd);
+    let tcp: Vec<u8> = std::iter::once(0)
+        .chain((0..20).flat_map(|k| step(50, 20_000, 1 + (k % 2), 100, 60, 150, 80)))
+        .collect();
+    out.put("adapt_reports", "tcp_queue", &tcp);
 }

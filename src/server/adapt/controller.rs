@@ -39,7 +39,9 @@ const NEAR_ABOVE: f64 = 1.15;
 /// Share of the receive rate to land on after congestion.
 const LANDING: f64 = 0.9;
 /// Seconds in which a TCP backlog should drain.
-const DRAIN_SECONDS: f64 = 2.0;
+const DRAIN_SECONDS: f64 = 4.0;
+/// On a TCP path, never below this share of what it carried.
+const TCP_FLOOR_SHARE: f64 = 0.5;
 /// A round-trip time this much over the path's minimum means a queue is building.
 const QUEUE_RTT: Duration = Duration::from_millis(60);
 /// A TCP backlog of this many seconds of the rate means the path is slower than the rate.
@@ -221,7 +223,7 @@ impl RateController {
         let verdict = match carried {
             Some(carried) if dropped > 0 || delay > QUEUE_SECONDS => {
                 let drain = backlog as f64 * 8.0 / DRAIN_SECONDS;
-                let next = (carried * LANDING - drain).max(carried * 0.3);
+                let next = (carried * LANDING - drain).max(carried * TCP_FLOOR_SHARE);
                 self.estimate = self.estimate.min(next);
                 self.congestion_rate = Some(carried);
                 self.decreased_at = Some(now);
@@ -391,7 +393,7 @@ mod tests {
         // Under what the path carries, by enough to drain the backlog in two seconds.
         let carried = 1.2 * MBIT;
         let r = c.rate();
-        let want = (carried * 0.9 - 200_000.0 * 8.0 / 2.0).max(carried * 0.3);
+        let want = (carried * 0.9 - 200_000.0 * 8.0 / 4.0).max(carried * 0.5);
         assert!((r - want).abs() < 1.0, "{r} against {want}");
         c.on_queue_drop();
         t += Duration::from_secs(1);

@@ -181,10 +181,9 @@ pub struct Snapshot {
 }
 
 impl Core {
-    /// The on-demand source called `name` (a movie; playlists too once the library has them).
+    /// The on-demand source called `name`: a movie or a playlist.
     pub fn source(&mut self, name: &str) -> Result<Arc<dyn Seekable>, LookupError> {
-        let m = self.library.movie(name, &mut self.cache)?;
-        Ok(m)
+        self.library.source(name, &mut self.cache)
     }
 
     /// Frame `i` of `source`, through the shared cache.
@@ -235,11 +234,12 @@ impl Core {
             octets += st.octets;
         }
         Snapshot {
-            sessions: self.sessions.len(),
+            sessions: self.session_count(),
             playing: self
                 .sessions
                 .values()
                 .filter(|s| s.state == super::session::State::Playing)
+                .filter(|s| !self.is_group_sender(s.id))
                 .count(),
             viewers: self.http.viewers.len(),
             totals: self.totals,

@@ -11,6 +11,7 @@ use crate::rtsp::sdp;
 use crate::server::adapt::Mode;
 use crate::server::catalog::movie_name_from_uri;
 use crate::server::core::adaptive::{nominal, SessionAdapt};
+use crate::server::core::multicast::sender_feed;
 use crate::server::core::sender::{Delivery, RtpSender, SenderStats};
 use crate::server::core::session::{
     choose_transport, random_u16, random_u32, random_u64, Chosen, Feed, Session, State,
@@ -43,7 +44,7 @@ impl Core {
         if let Some((id, t)) = self.timelines.iter().find(|(_, t)| t.info.name == name) {
             return Ok(Named::Timeline(*id, t.info.clone()));
         }
-        match self.library.movie(&name, &mut self.cache) {
+        match self.library.source(&name, &mut self.cache) {
             Ok(m) => Ok(Named::Seekable(m)),
             Err(e) => {
                 info!("{}: {} {}: {e}", conn.peer, req.method, req.uri);
@@ -171,7 +172,12 @@ impl Core {
             .transpose()
             .map_err(|_| StatusCode::BAD_REQUEST)?
             .ok_or(StatusCode::UNSUPPORTED_TRANSPORT)?;
-        let chosen = choose_transport(conn, &transports, &self.channels_in_use(conn, existing))?;
+        let chosen = choose_transport(
+            conn,
+            &transports,
+            &self.channels_in_use(conn, existing),
+            self.multicast.is_some(),
+        )?;
         let named = self.lookup(conn, req)?;
 
         if let Some(id) = existing {
@@ -188,6 +194,10 @@ impl Core {
                 // One session, one stream: aggregate control of two is not offered (459).
                 return Err(StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED);
             }
+            if chosen.multicast || matches!(s.feed, Feed::Group(_)) {
+                // Moving a session into or out of a group is not offered.
+                return Err(StatusCode::UNSUPPORTED_TRANSPORT);
+            }
             s.rtp.delivery = chosen.delivery;
             if let (Some(a), Some(cap)) = (s.adapt.as_mut(), bandwidth(req)?) {
                 a.controller.set_cap(Some(cap));
@@ -195,7 +205,7 @@ impl Core {
             return Ok(self.setup_reply(cseq, id, &chosen));
         }
 
-        if self.sessions.len() >= self.config.max_sessions {
+        if self.session_count() >= self.config.max_sessions {
             warn!(
                 "{}: SETUP refused: {} sessions is the limit",
                 conn.peer, self.config.max_sessions
@@ -213,10 +223,29 @@ impl Core {
             }
             _ => None,
         };
-        let feed = match named {
+        let mut feed = match named {
             Named::Seekable(s) => Feed::Cursor(Cursor::new(s)),
             Named::Timeline(t, _) => Feed::Timeline(t),
         };
+        let mut delivery = chosen.delivery;
+        let mut group = None;
+        if chosen.multicast {
+            let g = self
+                .group_for(&name, sender_feed(&feed), now)
+                .ok_or_else(|| {
+                    warn!("{}: SETUP for multicast refused: no group left", conn.peer);
+                    StatusCode::NOT_ENOUGH_BANDWIDTH
+                })?;
+            let sender = self
+                .sessions
+                .get(&g)
+                .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
+            delivery = sender.rtp.delivery;
+            group = Some((g, sender.rtp.ssrc));
+            feed = Feed::Group(g);
+        }
+        let ssrc = group.map_or(ssrc, |(_, s)| s);
+        let adapt = if group.is_some() { None } else { adapt };
         let session = Session {
             id,
             name: name.clone(),
@@ -229,7 +258,7 @@ impl Core {
                 // shown, and expects them to count frames from 1.
                 next_seq: if chosen.lab { 1 } else { random_u16() },
                 ts_base: random_u32(),
-                delivery: chosen.delivery,
+                delivery,
                 lab: chosen.lab,
                 stats: SenderStats::default(),
             },
@@ -238,6 +267,7 @@ impl Core {
             anchor: (now, 0),
             timeline_origin: None,
             timer: None,
+            phase: None,
             unreadable_run: 0,
             finished: false,
             conn: Some(conn.id),
@@ -246,14 +276,24 @@ impl Core {
             next_report: now,
         };
         self.sessions.insert(id, session);
-        self.by_ssrc.insert(ssrc, id);
+        match group {
+            // Reports about the group's SSRC are routed through its sender.
+            Some((g, _)) => self.join_group(g, id),
+            None => {
+                self.by_ssrc.insert(ssrc, id);
+            }
+        }
         self.timers
             .insert(now + self.config.session_timeout, Tick::Expire(id));
         self.totals.sessions_opened += 1;
         info!(
             "session {id}: setup by {} for {name} over {}{}",
             conn.peer,
-            chosen.delivery,
+            if group.is_some() {
+                format!("multicast {delivery}")
+            } else {
+                delivery.to_string()
+            },
             if chosen.lab {
                 " (lab client, whole frames)"
             } else {
@@ -267,6 +307,14 @@ impl Core {
         let mut r = plain(StatusCode::OK, cseq);
         r.headers
             .append("Session", &self.session_header(id, chosen.lab));
+        let group = self.sessions.get(&id).and_then(|s| match s.feed {
+            Feed::Group(g) => self.group_transport(g),
+            _ => None,
+        });
+        if let Some(t) = group {
+            r.headers.append("Transport", &t.to_string());
+            return r;
+        }
         let mut t = chosen.echo.clone();
         t.ssrc = self.sessions.get(&id).map(|s| s.rtp.ssrc);
         if t.interleaved.is_none() {
@@ -298,6 +346,13 @@ impl Core {
             None => None,
         };
         let cap = bandwidth(req)?;
+        let group = self.sessions.get(&id).and_then(|s| match s.feed {
+            Feed::Group(g) => Some(g),
+            _ => None,
+        });
+        if let Some(g) = group {
+            return self.play_member(id, g, cseq, now);
+        }
         let s = self
             .sessions
             .get_mut(&id)
@@ -320,17 +375,15 @@ impl Core {
                 (c.position(), Some(duration))
             }
             // A live timeline plays from now, whatever the Range asked.
-            Feed::Timeline(_) => (0.0, None),
+            Feed::Timeline(_) | Feed::Group(_) => (0.0, None),
         };
-        if let Some(key) = s.timer.take() {
-            self.timers.cancel(key);
-        }
         s.state = State::Playing;
         s.finished = false;
-        s.anchor = (now, s.clock);
-        if matches!(s.feed, Feed::Cursor(_)) {
-            s.timer = Some(self.timers.insert(now, Tick::Frame(id)));
-        }
+        self.start_pacing(id, now);
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(StatusCode::SESSION_NOT_FOUND)?;
         let info_line = RtpInfo {
             url: s.control_url.clone(),
             seq: Some(s.rtp.next_seq),
@@ -345,6 +398,51 @@ impl Core {
             &NptRange {
                 start: Some(start),
                 end,
+            }
+            .to_string(),
+        );
+        r.headers
+            .append("RTP-Info", &RtpInfo::format_list(&[info_line]));
+        Ok(r)
+    }
+
+    /// A multicast member's PLAY joins the group's stream where it is: Range is ignored (ffmpeg
+    /// always sends `npt=0`) and the reply says where the stream is now.
+    fn play_member(
+        &mut self,
+        id: u64,
+        group: u64,
+        cseq: Option<&str>,
+        now: Instant,
+    ) -> Result<Response, StatusCode> {
+        self.start_group(group, now);
+        let sender = self
+            .sessions
+            .get(&group)
+            .ok_or(StatusCode::SESSION_NOT_FOUND)?;
+        let position = sender.cursor().map_or(0.0, Cursor::position);
+        let (seq, rtptime) = (sender.rtp.next_seq, sender.rtp_time(sender.clock));
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(StatusCode::SESSION_NOT_FOUND)?;
+        s.state = State::Playing;
+        let info_line = RtpInfo {
+            url: s.control_url.clone(),
+            seq: Some(seq),
+            rtptime: Some(rtptime),
+        };
+        info!(
+            "session {id}: joins the multicast of {} at {position:.3} s",
+            s.name
+        );
+        let mut r = plain(StatusCode::OK, cseq);
+        r.headers.append("Session", &self.session_header(id, false));
+        r.headers.append(
+            "Range",
+            &NptRange {
+                start: Some(position),
+                end: None,
             }
             .to_string(),
         );
@@ -371,15 +469,11 @@ impl Core {
             // pausing a stream that ended (--no-loop) before it saw the BYE: GStreamer does.
             return Err(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE);
         }
-        if let Some(key) = s.timer.take() {
-            self.timers.cancel(key);
-        }
         s.state = State::Ready;
-        info!(
-            "session {id}: pause at {:.3} s",
-            s.cursor().map_or(0.0, Cursor::position)
-        );
+        let position = s.cursor().map_or(0.0, Cursor::position);
         let lab = s.rtp.lab;
+        self.stop_pacing(id);
+        info!("session {id}: pause at {position:.3} s");
         let mut r = plain(StatusCode::OK, cseq);
         r.headers.append("Session", &self.session_header(id, lab));
         Ok(r)
@@ -423,7 +517,7 @@ impl Core {
         Ok(r)
     }
 
-    fn new_session_id(&self) -> u64 {
+    pub(super) fn new_session_id(&self) -> u64 {
         loop {
             let id = random_u64() >> 1; // 63 bits keep the decimal form within i64 for clients
             if id > 1_000_000 && !self.sessions.contains_key(&id) {
@@ -432,7 +526,7 @@ impl Core {
         }
     }
 
-    fn new_ssrc(&self) -> u32 {
+    pub(super) fn new_ssrc(&self) -> u32 {
         loop {
             let ssrc = random_u32();
             if !self.by_ssrc.contains_key(&ssrc) {

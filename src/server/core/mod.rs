@@ -13,7 +13,9 @@
 mod adaptive;
 pub mod http;
 mod methods;
+pub mod multicast;
 mod pacing;
+mod phases;
 pub mod sender;
 pub mod session;
 
@@ -127,6 +129,7 @@ pub struct Core {
     timelines: HashMap<TimelineId, Timeline>,
     next_timeline: TimelineId,
     timers: TimerWheel<Tick>,
+    phases: phases::Phases,
     totals: Totals,
     scratch: Scratch,
     rtp_port: u16,
@@ -136,6 +139,8 @@ pub struct Core {
     pending: HashSet<crate::server::source::cache::Key>,
     /// (source, variant): total RTP bits and count of the renditions made.
     rendition_bits: HashMap<(u64, u8), (f64, u32)>,
+    /// Groups and their address pool, with `--multicast`.
+    multicast: Option<multicast::Multicast>,
     /// MJPEG viewers and the HTTP side's counters.
     http: http::HttpSide,
 }
@@ -148,7 +153,17 @@ impl Core {
         now: Instant,
     ) -> Result<Core, String> {
         let auth = config.auth.clone().map(Authenticator::new).transpose()?;
+        let multicast = match config.multicast {
+            Some((net, prefix)) => Some(multicast::Multicast {
+                pool: multicast::Pool::new(net, prefix, config.multicast_port)?,
+                ttl: config.multicast_ttl,
+                groups: HashMap::new(),
+                changes: Default::default(),
+            }),
+            None => None,
+        };
         Ok(Core {
+            multicast,
             auth,
             library: Library::new(catalog, config.fps, config.mtu),
             cache: FrameCache::new(config.cache_bytes),
@@ -157,7 +172,9 @@ impl Core {
             by_ssrc: HashMap::new(),
             timelines: HashMap::new(),
             next_timeline: 1,
-            timers: TimerWheel::new(now, Duration::from_millis(1)),
+            // 100 µs ticks: a frame leaves at most a tenth of a millisecond after it is due.
+            timers: TimerWheel::new(now, Duration::from_micros(100)),
+            phases: phases::Phases::new(now),
             totals: Totals::default(),
             scratch: Scratch::default(),
             rtp_port,
@@ -176,8 +193,9 @@ impl Core {
         self.totals
     }
 
+    /// Sessions viewers hold (multicast groups' internal senders are not counted).
     pub fn session_count(&self) -> usize {
-        self.sessions.len()
+        self.sessions.len() - self.multicast.as_ref().map_or(0, |m| m.groups.len())
     }
 
     pub fn library(&self) -> &Library {
@@ -302,6 +320,10 @@ impl Core {
                     let Some(id) = self.by_ssrc.get(&block.ssrc).copied() else {
                         continue;
                     };
+                    if self.is_group_sender(id) {
+                        self.refresh_members(id, ip, now);
+                        continue;
+                    }
                     let bits = self.session_variant_bits(id);
                     let Some(s) = self.sessions.get_mut(&id) else {
                         continue;

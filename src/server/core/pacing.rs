@@ -20,6 +20,37 @@ use crate::server::source::{FrameRef, SourceInfo, Timeline, TimelineId, CLOCK_RA
 const MAX_UNREADABLE_IN_A_ROW: u32 = 48;
 
 impl Core {
+    /// A session starts playing: an on-demand one gets a phase in its frame period (see
+    /// [`super::phases`]) and its first frame's timer; a timeline's waits for its frames.
+    pub(super) fn start_pacing(&mut self, id: u64, now: Instant) {
+        self.stop_pacing(id);
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let Some(c) = s.cursor() else {
+            s.anchor = (now, s.clock);
+            return;
+        };
+        let period = Duration::from_secs_f64(1.0 / c.source.info().fps.max(0.1));
+        let (start, phase) = self.phases.place(now, period);
+        s.phase = Some(phase);
+        s.anchor = (start, s.clock);
+        s.timer = Some(self.timers.insert(start, Tick::Frame(id)));
+    }
+
+    /// A session stops playing (PAUSE, its end): no more frame timer, its phase is free.
+    pub(super) fn stop_pacing(&mut self, id: u64) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if let Some(key) = s.timer.take() {
+            self.timers.cancel(key);
+        }
+        if let Some(p) = s.phase.take() {
+            self.phases.release(p);
+        }
+    }
+
     /// The timer of a playing on-demand session: its next frame is due.
     pub(super) fn send_next_frame(
         &mut self,
@@ -58,6 +89,9 @@ impl Core {
             s.rtp.send_report(s.rtp_now(now), wall, true, out);
             s.state = State::Ready;
             s.finished = true;
+            if let Some(p) = s.phase.take() {
+                self.phases.release(p);
+            }
         }
         let Feed::Cursor(cursor) = &mut s.feed else {
             return None;
@@ -265,7 +299,13 @@ impl Core {
         if let Some(key) = s.timer.take() {
             self.timers.cancel(key);
         }
-        self.by_ssrc.remove(&s.rtp.ssrc);
+        if let Some(p) = s.phase.take() {
+            self.phases.release(p);
+        }
+        // A multicast member carries its group's SSRC, which stays the group sender's.
+        if self.by_ssrc.get(&s.rtp.ssrc) == Some(&id) {
+            self.by_ssrc.remove(&s.rtp.ssrc);
+        }
         self.http_session_ended(id, &s.rtp.stats);
         if s.rtp.stats.frames > 0 && !s.rtp.lab {
             s.rtp.send_report(s.rtp_now(now), wall, true, out);
@@ -274,6 +314,9 @@ impl Core {
             "session {id}: {why} ({} from {}; {} frames, {} dropped)",
             s.name, s.peer, s.rtp.stats.frames, s.rtp.stats.frames_dropped
         );
+        if let Feed::Group(g) = s.feed {
+            self.leave_group(g, id, now, wall, out);
+        }
     }
 }
 

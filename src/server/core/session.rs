@@ -13,6 +13,7 @@ use log::warn;
 use crate::rtsp::headers::Transport;
 use crate::rtsp::message::StatusCode;
 use crate::server::core::adaptive::SessionAdapt;
+use crate::server::core::phases::Phase;
 use crate::server::core::sender::{Delivery, RtpSender};
 use crate::server::core::{ConnId, ConnInfo};
 use crate::server::source::{Cursor, TimelineId, CLOCK_RATE};
@@ -30,6 +31,8 @@ pub enum Feed {
     Cursor(Cursor),
     /// A shared timeline: its frames arrive when its driver pushes them.
     Timeline(TimelineId),
+    /// A multicast viewer: the group's sender (this session id) sends; the member sends nothing.
+    Group(u64),
 }
 
 pub struct Session {
@@ -51,6 +54,8 @@ pub struct Session {
     /// For a timeline: the pts that `clock == 0` corresponds to, set by the first frame.
     pub timeline_origin: Option<u64>,
     pub timer: Option<TimerKey>,
+    /// Its frames' place in the period, while an on-demand session plays.
+    pub phase: Option<Phase>,
     /// Frames in a row the source could not give.
     pub unreadable_run: u32,
     /// The movie played to its end (--no-loop) since the last PLAY.
@@ -83,31 +88,45 @@ impl Session {
     pub fn cursor(&self) -> Option<&Cursor> {
         match &self.feed {
             Feed::Cursor(c) => Some(c),
-            Feed::Timeline(_) => None,
+            Feed::Timeline(_) | Feed::Group(_) => None,
         }
     }
 }
 
 /// The transport a SETUP gets: where to deliver, whether it is the lab dialect, and the
-/// specification to echo in the reply.
+/// specification to echo in the reply; or a place in a multicast group.
 pub struct Chosen {
     pub delivery: Delivery,
     pub lab: bool,
     pub echo: Transport,
+    pub multicast: bool,
 }
 
 /// Picks the first transport we can honour (RFC 2326 §12.39: the client lists them in order of
 /// preference). `used_channels` are the interleaved channels other sessions on this connection
-/// already use.
+/// already use; multicast is honoured only when `multicast` (a pool is configured), and the
+/// group is the server's to choose, whatever the request names.
 pub fn choose_transport(
     conn: &ConnInfo,
     transports: &[Transport],
     used_channels: &[u8],
+    multicast: bool,
 ) -> Result<Chosen, StatusCode> {
     let mut refused_destination = false;
     for t in transports {
-        if t.multicast || !t.is_rtp_avp() {
+        if !t.is_rtp_avp() || (t.multicast && (!multicast || t.is_tcp() || t.is_lab())) {
             continue;
+        }
+        if t.multicast {
+            return Ok(Chosen {
+                delivery: Delivery::Udp {
+                    rtp: conn.peer,
+                    rtcp: None,
+                },
+                lab: false,
+                echo: t.clone(),
+                multicast: true,
+            });
         }
         if let Some(dest) = &t.destination {
             // RTP goes only to the peer that asked for it: anything else would let a request aim
@@ -137,6 +156,7 @@ pub fn choose_transport(
                 },
                 lab: false,
                 echo,
+                multicast: false,
             });
         }
         if let Some((rtp_port, rtcp_port)) = t.client_port {
@@ -156,6 +176,7 @@ pub fn choose_transport(
                 },
                 lab,
                 echo,
+                multicast: false,
             });
         }
     }
@@ -211,7 +232,7 @@ mod tests {
     }
 
     fn choose(spec: &str, used: &[u8]) -> Result<Chosen, StatusCode> {
-        choose_transport(&conn(), &parse_transports(spec).unwrap(), used)
+        choose_transport(&conn(), &parse_transports(spec).unwrap(), used, false)
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a session streams from: a *source*.
 //!
 //! Two kinds, one frame type:
-//! - **on demand** ([`Seekable`]): a file movie today, a playlist next. Each session reads it with
+//! - **on demand** ([`Seekable`]): a movie file, or a playlist of them. Each session reads it with
 //!   its own [`Cursor`], at its own pace and position; pausing or seeking one session touches no
 //!   other. Frames come through the shared [`FrameCache`], so sessions at the same spot share
 //!   one read and one packetization.
@@ -17,6 +17,7 @@
 pub mod cache;
 pub mod library;
 pub mod movie;
+pub mod playlist;
 
 use std::sync::Arc;
 
@@ -92,7 +93,9 @@ pub trait Seekable: Send + Sync {
 
     /// The frame shown `seconds` into a pass.
     fn index_at(&self, seconds: f64) -> usize {
-        let target = (seconds.max(0.0) * f64::from(CLOCK_RATE)) as u64;
+        // Rounded to the nearest tick: 0.7 s is 62999.99... ticks in floating point, and a
+        // seek to a frame's exact start must land on that frame, not the one before.
+        let target = (seconds.max(0.0) * f64::from(CLOCK_RATE)).round() as u64;
         // The last frame whose start is not after the target.
         let (mut lo, mut hi) = (0, self.frame_count());
         while hi - lo > 1 {
@@ -192,6 +195,10 @@ mod tests {
         assert_eq!(s.index_at(1.49), 1);
         assert_eq!(s.index_at(1.5), 2);
         assert_eq!(s.index_at(2.9), 2);
+        // 30 fps: frame 21 starts at 0.7 s exactly.
+        let thirty = Fixed((0..=30).map(|k| k * 3000).collect(), s.1.clone());
+        assert_eq!(thirty.index_at(0.7), 21);
+        assert_eq!(thirty.index_at(0.69), 20);
         let c = Cursor {
             source: Arc::new(s),
             index: 2,

@@ -316,6 +316,7 @@ fn play(f: &mut Fixture, now: Instant, id: &str) -> Response {
 }
 
 mod adaptive;
+mod multicast;
 
 #[test]
 fn rtp_info_names_the_stream_and_the_first_report_follows_media() {
@@ -483,3 +484,5 @@ fn a_movie_truncated_while_it_streams_ends_its_session_cleanly() {
     );
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+mod playlist;
