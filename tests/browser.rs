@@ -51,7 +51,8 @@ fn the_pages_work_in_chromium() {
     };
     write_movie(&media.0, "movie.Mjpeg", &movie);
     std::fs::create_dir_all(media.0.join("clips")).unwrap();
-    let mut expect = vec!["movie.Mjpeg", "clips/sample.mp4"];
+    std::fs::write(media.0.join("twice.m3u"), "movie.Mjpeg\nmovie.Mjpeg\n").unwrap();
+    let mut expect = vec!["movie.Mjpeg", "clips/sample.mp4", "twice.m3u"];
     if let Some(seed) = seed_movie(TEST) {
         std::fs::copy(seed, media.0.join("clips/seed.Mjpeg")).unwrap();
         expect.push("clips/seed.Mjpeg");

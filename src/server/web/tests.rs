@@ -39,6 +39,7 @@ fn fixture(auth: Option<&str>) -> Fixture {
     std::fs::write(dir.join("clips/a <b>.Mjpeg"), movie.to_lab_bytes()).unwrap();
     std::fs::write(dir.join("broken.mjpeg"), b"not a movie").unwrap();
     std::fs::write(dir.join("clip.mp4"), vec![7u8; 1000]).unwrap();
+    std::fs::write(dir.join("twice.m3u"), "movie.Mjpeg\nmovie.Mjpeg\n").unwrap();
     let mut config = Config {
         media: dir.clone(),
         ..Config::default()
@@ -114,6 +115,10 @@ fn the_library_lists_everything_with_thumbnails() {
         assert!(html.contains(&format!("<img src=\"{thumb}\"")), "{thumb}");
     }
     assert!(html.contains("a &lt;b&gt;.Mjpeg"), "names are escaped");
+    assert!(
+        html.contains("href=\"/watch/twice.m3u\"") && html.contains(">Playlist</span>"),
+        "playlists are listed as such"
+    );
     assert!(html.contains("0:01"), "durations");
     assert!(html.contains("rtsp://example:8554/"));
     for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "url("] {
@@ -242,6 +247,15 @@ fn api_and_tunnels() {
          \"height\": 64, \"fps\": 24, \"frames\": 24, \"duration\": 1,"
     ));
     assert!(!json.contains("clip.mp4") && !json.contains("broken"));
+    assert!(
+        json.contains("{\"name\": \"twice.m3u\", \"url\": \"rtsp://h:8554/twice.m3u\"")
+            && json.contains("\"frames\": 48, \"duration\": 2,"),
+        "a playlist is one source of both entries: {json}"
+    );
+    assert!(matches!(
+        f.get("GET /mjpeg/twice.m3u?t=1.5 HTTP/1.1\r\nHost: h"),
+        Action::Mjpeg { start: 36, .. }
+    ));
     match f.get(
         "GET /movie.Mjpeg HTTP/1.0\r\nx-sessioncookie: abc\r\nAccept: application/x-rtsp-tunnelled",
     ) {
