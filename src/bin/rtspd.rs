@@ -87,6 +87,10 @@ struct Args {
     /// stop at the end of a movie (with RTCP BYE) instead of looping
     #[argh(switch)]
     no_loop: bool,
+    /// accept live streams: ANNOUNCE and RECORD (ffmpeg -f rtsp rtsp://HOST:PORT/live/NAME)
+    /// on paths under live/, which readers then play as they would a movie
+    #[argh(switch)]
+    publish: bool,
 }
 
 fn main() -> ExitCode {
@@ -176,6 +180,7 @@ fn run(args: Args) -> Result<(), String> {
         looping: !args.no_loop,
         adaptive: args.adaptive,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
+        publish: args.publish,
         ..Config::default()
     };
     let mut server = Server::bind(config).map_err(|e| e.to_string())?;

@@ -51,6 +51,11 @@ pub struct Config {
     pub cache_bytes: usize,
     /// Credentials every method but OPTIONS must carry; None serves everyone.
     pub auth: Option<AuthConfig>,
+    /// Accept publishers (ANNOUNCE, SETUP with mode=record, RECORD) on paths under `live/`.
+    pub publish: bool,
+    /// The largest frame a live source (publisher or relay) may send, in bytes; larger ones are
+    /// dropped whole.
+    pub max_live_frame: usize,
 }
 
 impl Default for Config {
@@ -77,6 +82,8 @@ impl Default for Config {
             adaptive: Mode::On,
             cache_bytes: 32 << 20,
             auth: None,
+            publish: false,
+            max_live_frame: 4 << 20,
         }
     }
 }

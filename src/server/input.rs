@@ -8,7 +8,7 @@ use log::{debug, info};
 
 use crate::rtsp::message::{self, Message, ParseError, Response, StatusCode};
 use crate::server::conn::ReadOutcome;
-use crate::server::core::{ConnInfo, RtcpFrom};
+use crate::server::core::ConnInfo;
 use crate::server::reactor::Server;
 
 impl Server {
@@ -102,10 +102,11 @@ impl Server {
                             reply.clear();
                             resp.write_to(&mut reply);
                         }
-                        Message::Interleaved { data, .. } => {
-                            // Clients send RTCP receiver reports on the odd channel.
-                            self.core
-                                .handle_rtcp(RtcpFrom::Conn(slot, info.peer.ip()), &data, now);
+                        Message::Interleaved { channel, data } => {
+                            // Readers' RTCP receiver reports, or a publisher's RTP and RTCP.
+                            let (core, mut io) = self.parts();
+                            let ip = info.peer.ip();
+                            core.handle_interleaved(slot, ip, channel, &data, now, wall, &mut io);
                             continue;
                         }
                         Message::Response(_) => continue,

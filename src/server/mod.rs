@@ -10,6 +10,7 @@ pub mod conn;
 mod conns;
 pub mod core;
 mod input;
+pub mod live;
 pub mod reactor;
 pub mod signals;
 pub mod source;

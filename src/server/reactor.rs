@@ -107,6 +107,8 @@ impl Server {
         let (rtp, rtcp) = bind_udp_pair(config.bind, config.rtp_port)
             .map_err(|e| StartError(format!("RTP/RTCP ports {}: {e}", config.rtp_port)))?;
         let rtp_addr = rtp.local_addr().map_err(|e| StartError(e.to_string()))?;
+        // Publishers' RTP arrives here in bursts of a frame's packets (best effort).
+        let _ = socket2::SockRef::from(&rtp).set_recv_buffer_size(4 << 20);
         let poll = Poll::new().map_err(|e| StartError(e.to_string()))?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| StartError(e.to_string()))?);
@@ -215,7 +217,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    RTP => self.drain_rtp(),
+                    RTP => self.drain_rtp(now, wall),
                     RTCP => self.drain_rtcp(now),
                     WAKER => {}
                     SIGNALS => {
@@ -330,11 +332,19 @@ impl Server {
         }
     }
 
-    fn drain_rtp(&mut self) {
-        let mut buf = [0u8; 2048];
-        // Nothing is expected on the RTP port; read it empty so it cannot fill up.
-        while let Ok((_, from)) = self.rtp.recv_from(&mut buf) {
-            debug!("ignored datagram on the RTP port from {from}");
+    fn drain_rtp(&mut self, now: Instant, wall: SystemTime) {
+        // Publishers' RTP comes here; anything else is dropped by the core. Read it empty so it
+        // cannot fill up.
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match self.rtp.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let (core, mut io) = self.parts();
+                    core.handle_publisher_rtp(from, &buf[..n], now, wall, &mut io);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {}
+            }
         }
     }
 

@@ -13,6 +13,7 @@
 mod adaptive;
 mod methods;
 mod pacing;
+mod publish;
 pub mod sender;
 pub mod session;
 
@@ -40,6 +41,9 @@ pub type ConnId = usize;
 /// The methods rtspd implements, for `Public:` (RFC 2326 §12.28).
 pub const PUBLIC: &str =
     "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+/// The same with publishing on (`--publish`).
+pub const PUBLIC_PUBLISHING: &str =
+    "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, RECORD, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
 pub(crate) const SERVER: &str = concat!("rtspd/", env!("CARGO_PKG_VERSION"));
 
@@ -127,6 +131,8 @@ pub struct Core {
     pending: HashSet<crate::server::source::cache::Key>,
     /// (source, variant): total RTP bits and count of the renditions made.
     rendition_bits: HashMap<(u64, u8), (f64, u32)>,
+    /// Live publishers (`--publish`), by path.
+    publishers: publish::Publishers,
 }
 
 impl Core {
@@ -153,6 +159,7 @@ impl Core {
             jobs: Vec::new(),
             pending: HashSet::new(),
             rendition_bits: HashMap::new(),
+            publishers: publish::Publishers::default(),
         })
     }
 
@@ -187,12 +194,16 @@ impl Core {
                 set.insert(conn);
             }
         }
+        set.extend(self.publishers.connections());
         set
     }
 
     /// When the reactor must next call [`Core::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        [self.timers.next_deadline(), self.publishers_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Answers one request. Frames for a session that starts playing leave from the next
@@ -218,7 +229,8 @@ impl Core {
         if let Some(refusal) = self.authorize(conn, req, cseq, wall) {
             return refusal;
         }
-        let result = match &req.method {
+        let live = self.publish_request(conn, req, cseq, now, wall, out);
+        let result = live.unwrap_or_else(|| match &req.method {
             Method::Options => Ok(self.options(conn, req, cseq, now)),
             Method::Describe => self.describe(conn, req, cseq),
             Method::Setup => self.setup(conn, req, cseq, now),
@@ -228,14 +240,23 @@ impl Core {
             Method::GetParameter | Method::SetParameter => self.parameter(conn, req, cseq, now),
             _ => {
                 let mut r = plain(StatusCode::NOT_IMPLEMENTED, cseq);
-                r.headers.append("Public", PUBLIC);
+                r.headers.append("Public", self.public());
                 Ok(r)
             }
-        };
+        });
         let mut response = result.unwrap_or_else(|status| plain(status, cseq));
         // Last, after CSeq and Session, which the lab client reads by line number.
         response.headers.append("Server", SERVER);
         response
+    }
+
+    /// The methods this server offers.
+    fn public(&self) -> &'static str {
+        if self.config.publish {
+            PUBLIC_PUBLISHING
+        } else {
+            PUBLIC
+        }
     }
 
     /// Every method but OPTIONS needs credentials when `--auth` is on (RFC 2326 §10.1 lets
@@ -276,6 +297,9 @@ impl Core {
     /// session alive only from its own peer's address, and steer its adaptation only from its
     /// RTCP port (or its own connection).
     pub fn handle_rtcp(&mut self, from: RtcpFrom, data: &[u8], now: Instant) {
+        if self.publisher_rtcp(from, data, now) {
+            return;
+        }
         let (ip, udp) = match from {
             RtcpFrom::Udp(a) => (a.ip(), Some(a)),
             RtcpFrom::Conn(_, ip) => (ip, None),
@@ -338,6 +362,7 @@ impl Core {
         for id in ending {
             self.end_session(id, "connection closed", now, wall, out);
         }
+        self.publishers_closed(conn, now, wall, out);
     }
 
     /// Runs every timer due at `now`: sends frames, reports, and reclaims idle sessions.
@@ -348,6 +373,7 @@ impl Core {
                 Tick::Expire(id) => self.check_expiry(id, now, wall, out),
             }
         }
+        self.publishers_timeout(now, wall, out);
     }
 
     /// Ends every session with RTCP BYE (server shutdown).

@@ -316,6 +316,7 @@ fn play(f: &mut Fixture, now: Instant, id: &str) -> Response {
 }
 
 mod adaptive;
+mod publish;
 
 #[test]
 fn rtp_info_names_the_stream_and_the_first_report_follows_media() {
