@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::server::adapt::Mode;
 use crate::server::auth::AuthConfig;
+use crate::server::relay::RelaySpec;
 
 /// Everything the server needs to start. `Default` gives the values `rtspd --help` documents.
 #[derive(Debug, Clone)]
@@ -56,6 +57,10 @@ pub struct Config {
     /// The largest frame a live source (publisher or relay) may send, in bytes; larger ones are
     /// dropped whole.
     pub max_live_frame: usize,
+    /// Names served by pulling from another server (`--relay NAME=URL`).
+    pub relays: Vec<RelaySpec>,
+    /// A relay's origin session is closed this long after its last reader left.
+    pub relay_linger: Duration,
 }
 
 impl Default for Config {
@@ -84,6 +89,8 @@ impl Default for Config {
             auth: None,
             publish: false,
             max_live_frame: 4 << 20,
+            relays: Vec::new(),
+            relay_linger: Duration::from_secs(10),
         }
     }
 }

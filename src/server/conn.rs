@@ -40,6 +40,8 @@ pub struct Conn {
     /// Since when unparsed input has been waiting: a request dribbled in a byte at a time
     /// (slowloris) is cut off after the idle time-out even though bytes keep coming.
     pub partial_since: Option<Instant>,
+    /// A request waits for a relay's origin: the next ones are not read until it is answered.
+    pub awaiting_reply: bool,
     input_cap: usize,
 }
 
@@ -74,6 +76,7 @@ impl Conn {
             last_rx: now,
             grace_pending: false,
             partial_since: None,
+            awaiting_reply: false,
             input_cap: max_request.max(MAX_INTERLEAVED),
         }
     }

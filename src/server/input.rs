@@ -79,7 +79,7 @@ impl Server {
         let mut reply = Vec::new();
         loop {
             let rest = &input[used..];
-            if rest.is_empty() {
+            if rest.is_empty() || self.conns.get_mut(slot).is_none_or(|c| c.awaiting_reply) {
                 break;
             }
             let parsed = match message::parse(rest, &self.limits) {
@@ -94,7 +94,16 @@ impl Server {
                     match msg {
                         Message::Request(req) => {
                             let (core, mut io) = self.parts();
-                            let resp = core.handle_request(&info, &req, now, wall, &mut io);
+                            let Some(resp) =
+                                core.handle_request_or_defer(&info, &req, now, wall, &mut io)
+                            else {
+                                // Waiting for a relay's origin; the reply comes later.
+                                if let Some(c) = self.conns.get_mut(slot) {
+                                    c.awaiting_reply = true;
+                                }
+                                debug!("{}: {} {} waits", info.peer, req.method, req.uri);
+                                continue;
+                            };
                             debug!(
                                 "{}: {} {} -> {}",
                                 info.peer, req.method, req.uri, resp.status.0

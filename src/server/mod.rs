@@ -12,6 +12,7 @@ pub mod core;
 mod input;
 pub mod live;
 pub mod reactor;
+pub mod relay;
 pub mod signals;
 pub mod source;
 pub mod timer;

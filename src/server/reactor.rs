@@ -24,6 +24,7 @@ use crate::server::config::Config;
 use crate::server::conn::Conn;
 use crate::server::conns::{Conns, Io};
 use crate::server::core::{Core, RtcpFrom};
+use crate::server::relay::link::{Links, RELAY_BASE};
 use crate::server::signals::SignalFd;
 use crate::server::timer::TimerWheel;
 use crate::server::udp::{bind_udp_pair, UdpSender};
@@ -87,6 +88,8 @@ pub struct Server {
     /// Started by `run`, after `stop_on_signals` has blocked the signals it handles: a thread
     /// started before would inherit them unblocked and take SIGTERM's default action.
     pub(super) worker: Option<Worker>,
+    /// Relays' connections to their origins.
+    pub(super) relay_links: Links,
 }
 
 impl Server {
@@ -147,6 +150,7 @@ impl Server {
             next_sweep: now + Duration::from_secs(1),
             signals: None,
             worker: None,
+            relay_links: Links::default(),
         };
         let reg = server.poll.registry();
         reg.register(&mut server.listener, LISTENER, Interest::READABLE)
@@ -226,6 +230,9 @@ impl Server {
                             self.shutdown.flag.store(true, Ordering::SeqCst);
                         }
                     }
+                    Token(t) if t >= RELAY_BASE => {
+                        self.relay_event(t - RELAY_BASE, event, now, wall)
+                    }
                     Token(t) => {
                         let slot = t - CONN_BASE;
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -241,6 +248,8 @@ impl Server {
                 return self.stop(now, wall);
             }
             self.run_timers(now, wall);
+            self.relay_io(now, wall);
+            self.deliver_replies(now, wall);
             self.exchange_renditions();
             if now >= self.next_sweep {
                 self.next_sweep = now + Duration::from_secs(1);
@@ -258,6 +267,7 @@ impl Server {
         let (core, mut io) = self.parts();
         io.max_queue = usize::MAX; // the last reports go out whatever is queued
         core.shutdown(now, wall, &mut io);
+        self.relay_io(now, wall);
         let slots: Vec<usize> = (0..self.conns.slots.len()).collect();
         for slot in slots {
             if let Some(c) = self.conns.get_mut(slot) {

@@ -11,6 +11,7 @@
 //! frame leaves (a cursor's schedule, or a shared timeline's pushes) and when sessions expire.
 
 mod adaptive;
+mod edge;
 mod methods;
 mod pacing;
 mod publish;
@@ -28,6 +29,7 @@ use crate::rtsp::message::{Method, Request, Response, StatusCode};
 use crate::server::auth::{Authenticator, Verdict};
 use crate::server::catalog::Catalog;
 use crate::server::config::Config;
+use crate::server::relay::Relay;
 use crate::server::source::{FrameCache, Library, Timeline, TimelineId};
 use crate::server::timer::TimerWheel;
 
@@ -133,6 +135,8 @@ pub struct Core {
     rendition_bits: HashMap<(u64, u8), (f64, u32)>,
     /// Live publishers (`--publish`), by path.
     publishers: publish::Publishers,
+    /// Relayed names (`--relay`) and the requests waiting for their origins.
+    edge: edge::Edge,
 }
 
 impl Core {
@@ -143,6 +147,15 @@ impl Core {
         now: Instant,
     ) -> Result<Core, String> {
         let auth = config.auth.clone().map(Authenticator::new).transpose()?;
+        let relays = config
+            .relays
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let (linger, max, mtu) = (config.relay_linger, config.max_live_frame, config.mtu);
+                Relay::new(i, spec.clone(), linger, max, mtu, now)
+            })
+            .collect();
         Ok(Core {
             auth,
             library: Library::new(catalog, config.fps, config.mtu),
@@ -160,6 +173,7 @@ impl Core {
             pending: HashSet::new(),
             rendition_bits: HashMap::new(),
             publishers: publish::Publishers::default(),
+            edge: edge::Edge::new(relays),
         })
     }
 
@@ -200,14 +214,20 @@ impl Core {
 
     /// When the reactor must next call [`Core::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timers.next_deadline(), self.publishers_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timers.next_deadline(),
+            self.publishers_deadline(),
+            self.edge_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Answers one request. Frames for a session that starts playing leave from the next
-    /// [`Core::handle_timeout`], so the reply is queued before the first interleaved packet.
+    /// [`Core::handle_timeout`], so the reply is queued before the first interleaved packet. A
+    /// relayed name whose origin is not open yet gets 503 here; a driver that can wait uses
+    /// [`Core::handle_request_or_defer`].
     pub fn handle_request(
         &mut self,
         conn: &ConnInfo,
@@ -216,18 +236,72 @@ impl Core {
         wall: SystemTime,
         out: &mut dyn Outbox,
     ) -> Response {
+        self.respond(conn, req, now, wall, out, false)
+            .unwrap_or_else(|| plain(StatusCode::SERVICE_UNAVAILABLE, None))
+    }
+
+    /// As [`Core::handle_request`], but a request for a relayed name whose origin has not
+    /// described its stream yet returns None: its reply comes later from [`Core::poll_reply`],
+    /// and the connection's next requests should wait for it.
+    pub fn handle_request_or_defer(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) -> Option<Response> {
+        self.respond(conn, req, now, wall, out, true)
+    }
+
+    fn respond(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+        may_wait: bool,
+    ) -> Option<Response> {
         let Some(cseq) = req.headers.get("CSeq").map(|v| v.trim().to_string()) else {
-            return plain(StatusCode::BAD_REQUEST, None);
+            return Some(plain(StatusCode::BAD_REQUEST, None));
         };
         let cseq = Some(cseq.as_str());
         if let Some(req_opts) = req.headers.get("Require") {
             // We implement no RTSP extension options (RFC 2326 §12.32).
             let mut r = plain(StatusCode::OPTION_NOT_SUPPORTED, cseq);
             r.headers.append("Unsupported", req_opts.trim());
-            return r;
+            return Some(r);
         }
         if let Some(refusal) = self.authorize(conn, req, cseq, wall) {
-            return refusal;
+            return Some(refusal);
+        }
+        let mut response = self.dispatch(conn, req, cseq, now, wall, out, may_wait)?;
+        // Last, after CSeq and Session, which the lab client reads by line number.
+        response.headers.append("Server", SERVER);
+        Some(response)
+    }
+
+    /// An authorized request to its handler: a relay's gate, a publisher's, or a method's.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        cseq: Option<&str>,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+        may_wait: bool,
+    ) -> Option<Response> {
+        if let Some(relay) = self.relay_gate(req, now) {
+            if may_wait {
+                self.defer(conn, req, relay, now);
+                return None;
+            }
+            let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, cseq);
+            r.headers.append("Retry-After", "1");
+            return Some(r);
         }
         let live = self.publish_request(conn, req, cseq, now, wall, out);
         let result = live.unwrap_or_else(|| match &req.method {
@@ -244,10 +318,7 @@ impl Core {
                 Ok(r)
             }
         });
-        let mut response = result.unwrap_or_else(|status| plain(status, cseq));
-        // Last, after CSeq and Session, which the lab client reads by line number.
-        response.headers.append("Server", SERVER);
-        response
+        Some(result.unwrap_or_else(|status| plain(status, cseq)))
     }
 
     /// The methods this server offers.
@@ -363,6 +434,7 @@ impl Core {
             self.end_session(id, "connection closed", now, wall, out);
         }
         self.publishers_closed(conn, now, wall, out);
+        self.edge_closed(conn);
     }
 
     /// Runs every timer due at `now`: sends frames, reports, and reclaims idle sessions.
@@ -374,6 +446,7 @@ impl Core {
             }
         }
         self.publishers_timeout(now, wall, out);
+        self.edge_timeout(now, wall, out);
     }
 
     /// Ends every session with RTCP BYE (server shutdown).
@@ -382,6 +455,7 @@ impl Core {
         for id in ids {
             self.end_session(id, "server shutting down", now, wall, out);
         }
+        self.edge_shutdown(now);
     }
 }
 

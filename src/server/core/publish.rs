@@ -521,11 +521,12 @@ impl Core {
     /// The SDP readers get for a live timeline, when its source describes it.
     pub(super) fn timeline_sdp(&self, timeline: u64, server: IpAddr) -> Option<String> {
         self.publisher_sdp(timeline, server)
+            .or_else(|| self.relay_sdp(timeline, server))
     }
 
     /// Is timeline `id` passed through (not JPEG)? Lab clients cannot take it.
     pub(super) fn timeline_passthrough(&self, timeline: u64) -> bool {
-        self.publisher_passthrough(timeline)
+        self.publisher_passthrough(timeline) || self.relay_passthrough(timeline)
     }
 
     /// The SDP readers get for a publisher's timeline.

@@ -156,6 +156,13 @@ impl Ingest {
         }
     }
 
+    /// Takes over another ingest's clock (the same timeline, a new origin session), so that
+    /// its frames continue the timeline's time.
+    pub fn continue_from(&mut self, other: &Ingest) {
+        self.clock = other.clock.clone();
+        self.clock.restart();
+    }
+
     /// The source's clock and numbering start over (a relay's origin was re-opened).
     pub fn restart(&mut self) {
         self.clock.restart();

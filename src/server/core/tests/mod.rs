@@ -316,6 +316,7 @@ fn play(f: &mut Fixture, now: Instant, id: &str) -> Response {
 }
 
 mod adaptive;
+mod edge;
 mod publish;
 
 #[test]
