@@ -2,6 +2,8 @@
 //! folder, and a small blocking RTSP client that speaks raw bytes.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
