@@ -16,10 +16,15 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(cmd: &mut Command) -> Proc {
+        Proc::spawn_with(cmd, Stdio::null())
+    }
+
+    /// As [`Proc::spawn`], with stdout as given (piped, to read a "ready" line).
+    pub fn spawn_with(cmd: &mut Command, stdout: Stdio) -> Proc {
         let what = format!("{cmd:?}");
         let child = cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("{what}: {e}"));
