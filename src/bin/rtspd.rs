@@ -166,7 +166,10 @@ fn run(args: Args) -> Result<(), String> {
         Some(a)
     };
     let relays = relays(&args.relay, args.publish)?;
-    ensure_a_movie(&args.media)?;
+    if relays.is_empty() {
+        // An edge serves what it relays; it needs no movie of its own.
+        ensure_a_movie(&args.media)?;
+    }
     let config = Config {
         bind: args.bind,
         port: args.port,
