@@ -292,7 +292,7 @@ impl Core {
             let waiting = self.edge.waiting.iter().filter(|w| w.relay == id).count();
             let r = &mut self.edge.relays[id];
             r.readers(sessions + waiting, now);
-            any |= r.is_active() || t.is_some();
+            any |= r.is_active() || r.is_wanted() || t.is_some();
         }
         self.edge.next_count = any.then(|| now + Duration::from_secs(1));
     }

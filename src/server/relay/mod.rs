@@ -202,6 +202,11 @@ impl Relay {
         !matches!(self.link, Link::Down)
     }
 
+    /// Readers want it (it is open, opening, or will be tried again).
+    pub fn is_wanted(&self) -> bool {
+        self.wanted
+    }
+
     /// A reader asked for this name: open the origin now unless a retry is already scheduled.
     pub fn want(&mut self, now: Instant) {
         self.wanted = true;

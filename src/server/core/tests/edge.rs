@@ -204,6 +204,25 @@ fn requests_that_wait_too_long_or_for_an_unreachable_origin() {
     f.core.relay_closed(0, t0, wall, &mut f.out);
     let (_, r) = f.core.poll_reply().expect("an answer");
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Nobody asks again: it is tried again (1 s, 2 s, 4 s, 8 s) until the linger is over, then
+    // left alone.
+    let mut attempts = Vec::new();
+    while let Some(t) = f.core.poll_timeout() {
+        if t > t0 + Duration::from_secs(120) {
+            break;
+        }
+        f.out.now = Some(t);
+        let wall = f.wall(t);
+        f.core.handle_timeout(t, wall, &mut f.out);
+        while let Some(io) = f.core.poll_relay_io() {
+            if let RelayIo::Connect { .. } = io {
+                attempts.push((t - t0).as_secs());
+                f.core.relay_closed(0, t, wall, &mut f.out);
+            }
+        }
+    }
+    assert_eq!(attempts, [1, 3, 7], "then idle");
+    assert!(!f.core.relay_status("cam").unwrap().0);
     // A waiting request whose connection closes is forgotten.
     let mut f = edge_fixture();
     assert!(f
