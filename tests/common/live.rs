@@ -6,7 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{small_movie, Client};
+use std::io::Write;
+use std::net::UdpSocket;
+
+use rtsp_mjpeg::rtp::jpeg::packetize;
+use rtsp_mjpeg::rtp::packet::RtpHeader;
+
+use super::{small_movie, udp_pair, Client, TestServer};
 
 /// A child process killed and reaped on drop (a test that fails must not leave it running).
 pub struct Proc {
@@ -269,4 +275,120 @@ pub fn rtsp_sdl_jpegs(url: &str, frames: usize, tcp: bool, dir: &Path) -> Vec<Ve
     );
     let movie = rtsp_mjpeg::media::movie::Movie::open(&rec).unwrap();
     movie.frames().map(|f| f.to_vec()).collect()
+}
+
+/// A publisher in Rust, to misbehave exactly (or to time exactly): over TCP interleaved (channels 0-1) or UDP, speaking raw RTSP.
+pub struct Publisher {
+    pub rtsp: Client,
+    pub session: String,
+    udp: Option<(UdpSocket, SocketAddr)>,
+    seq: u16,
+}
+
+const MJPEG_SDP: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=test\r\nt=0 0\r\n\
+    m=video 0 RTP/AVP 26\r\na=control:streamid=0\r\n";
+
+impl Publisher {
+    pub fn start(server: &TestServer, path: &str, udp: bool) -> Publisher {
+        let url = server.url(path);
+        let mut rtsp = Client::connect(server.addr);
+        rtsp.send_raw(
+            format!(
+                "ANNOUNCE {url} RTSP/1.0\r\nCSeq: 10\r\nContent-Type: application/sdp\r\n\
+                 Content-Length: {}\r\n\r\n{MJPEG_SDP}",
+                MJPEG_SDP.len()
+            )
+            .as_bytes(),
+        );
+        assert_eq!(rtsp.read_reply().status, 200);
+        let (transport, sock) = if udp {
+            let (rtp, _rtcp) = udp_pair();
+            let port = rtp.local_addr().unwrap().port();
+            (
+                format!(
+                    "RTP/AVP/UDP;unicast;client_port={port}-{};mode=record",
+                    port + 1
+                ),
+                Some(rtp),
+            )
+        } else {
+            (
+                "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record".to_string(),
+                None,
+            )
+        };
+        rtsp.send_raw(
+            format!(
+                "SETUP {url}/streamid=0 RTSP/1.0\r\nCSeq: 11\r\nTransport: {transport}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let r = rtsp.read_reply();
+        assert_eq!(r.status, 200);
+        let session = r.session();
+        rtsp.send_raw(
+            format!("RECORD {url} RTSP/1.0\r\nCSeq: 12\r\nSession: {session}\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(rtsp.read_reply().status, 200);
+        let udp = sock.map(|s| (s, server.rtp));
+        Publisher {
+            rtsp,
+            session,
+            udp,
+            seq: 0,
+        }
+    }
+
+    pub fn send_packet(&mut self, packet: &[u8]) {
+        match &self.udp {
+            Some((s, to)) => {
+                s.send_to(packet, to).unwrap();
+            }
+            None => {
+                let mut framed = vec![b'$', 0];
+                framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+                framed.extend_from_slice(packet);
+                self.rtsp.stream.write_all(&framed).unwrap();
+            }
+        }
+    }
+
+    pub fn packet(&mut self, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+        let mut p = RtpHeader {
+            marker,
+            payload_type: 26,
+            sequence: self.seq,
+            timestamp: ts,
+            ssrc: 0x1234,
+        }
+        .to_bytes()
+        .to_vec();
+        self.seq = self.seq.wrapping_add(1);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// A frame of `packets` packets of 1292 bytes of scan each (RFC 2435 type 1, Q 255).
+    pub fn send_fake_frame(&mut self, ts: u32, packets: u32, marker: bool) {
+        for i in 0..packets {
+            let o = (i * 1292).to_be_bytes();
+            let mut payload = vec![0, o[1], o[2], o[3], 1, 255, 40, 30];
+            if i == 0 {
+                payload.extend_from_slice(&[0, 0, 0, 128]);
+                payload.extend_from_slice(&[1; 128]);
+            }
+            payload.extend_from_slice(&[0x55; 1292]);
+            let packet = self.packet(ts, marker && i + 1 == packets, &payload);
+            self.send_packet(&packet);
+        }
+    }
+
+    /// Frame `k` of the small test movie, packetized at `mtu`.
+    pub fn send_frame(&mut self, k: u32, mtu: usize) {
+        let payloads = packetize(&small_movie().encode(k), mtu).unwrap();
+        for (i, p) in payloads.iter().enumerate() {
+            let packet = self.packet(k * 3750, i + 1 == payloads.len(), p);
+            self.send_packet(&packet);
+        }
+    }
 }
