@@ -5,8 +5,8 @@
 //! Readers get one stream per session (as for files), so of the tracks announced the first video
 //! track is served and the others are accepted and dropped. A JPEG track is re-packetized by
 //! rtspd and described by rtspd's own SDP; any other payload is passed through, described by the
-//! publisher's own media lines (rtpmap, fmtp with the H.264 parameter sets, bandwidth) with the
-//! control URL, connection and direction lines replaced.
+//! publisher's own media attributes (rtpmap, fmtp with the H.264 parameter sets) with the control
+//! URL, connection, direction and range replaced by rtspd's.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -59,8 +59,8 @@ pub struct Track {
     /// The `a=control` value as announced.
     pub control: Option<String>,
     pub framerate: Option<f64>,
-    /// The media lines readers get for a passed-through track (b= and a= lines but control and
-    /// direction), each printable ASCII.
+    /// The media attributes readers get for a passed-through track (a= lines but control,
+    /// direction and range), each printable ASCII.
     pub lines: Vec<String>,
 }
 

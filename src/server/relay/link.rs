@@ -101,7 +101,8 @@ impl Server {
             if !event.is_writable() {
                 return;
             }
-            // Writable after a non-blocking connect: up, unless it failed.
+            // Writable after a non-blocking connect: up, unless it failed (mio's recipe: an
+            // error says it failed; no peer address yet says the event came early).
             match (link.stream.take_error(), link.stream.peer_addr()) {
                 (Ok(None), Ok(_)) => {
                     link.connected = true;
@@ -110,6 +111,7 @@ impl Server {
                     core.relay_connected(relay, now, wall, &mut out);
                     self.relay_io(now, wall);
                 }
+                (Ok(None), Err(e)) if e.kind() == io::ErrorKind::NotConnected => return,
                 _ => {
                     self.relay_lost(relay, now, wall);
                     return;
