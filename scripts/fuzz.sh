@@ -16,7 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
-ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index)
+ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp rtp_jpeg_depacketize jpeg_header movie_index
+             announce live_ingest)
 summary_only=0
 if [ "${1:-}" = --summary ]; then
   summary_only=1
@@ -36,8 +37,8 @@ done
 dict_for() {
   case "$1" in
     rtsp_message|rtsp_headers) echo dict/rtsp.dict ;;
-    sdp) echo dict/sdp.dict ;;
-    rtp_jpeg_depacketize|jpeg_header|movie_index) echo dict/jpeg.dict ;;
+    sdp|announce) echo dict/sdp.dict ;;
+    rtp_jpeg_depacketize|jpeg_header|movie_index|live_ingest) echo dict/jpeg.dict ;;
     *) echo "" ;;
   esac
 }
@@ -60,10 +61,9 @@ fi
 
 echo "== building the targets (cargo afl build --release)"
 cargo afl build --release --quiet
-if [ ! -d corpus ]; then
-  echo "== writing the seed corpora"
-  ./target/release/gen_corpus corpus
-fi
+# Deterministic and quick: written every time, so a target added since the last run has seeds.
+echo "== writing the seed corpora"
+./target/release/gen_corpus corpus
 
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 export AFL_SKIP_CRASHES=1   # a seed that already crashes is reported, not fatal

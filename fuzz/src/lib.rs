@@ -12,6 +12,9 @@ use rtsp_mjpeg::rtsp::headers::{parse_transports, NptRange, RtpInfo, SessionHead
 use rtsp_mjpeg::rtsp::message::{self, Limits, Message, ParseError};
 use rtsp_mjpeg::rtsp::sdp::{self, MovieDescription, Sdp};
 
+mod live;
+pub use live::{announce, live_ingest};
+
 /// A harness: the fuzzer's bytes in, a panic on any failure.
 pub type Harness = fn(&[u8]);
 
@@ -25,6 +28,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("rtp_jpeg_depacketize", rtp_jpeg_depacketize),
     ("jpeg_header", jpeg_header),
     ("movie_index", movie_index),
+    ("announce", announce),
+    ("live_ingest", live_ingest),
 ];
 
 pub fn target(name: &str) -> Option<Harness> {

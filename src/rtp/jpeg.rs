@@ -558,7 +558,9 @@ fn rebuild(p: &Partial) -> JpegFrame {
     ] {
         push_marker_segment(&mut out, 0xC4, &[&[class_id], counts, symbols]);
     }
-    if p.jpeg_type >= 64 {
+    if p.jpeg_type >= 64 && p.restart_interval != 0 {
+        // An interval of 0 means no restart markers (T.81 B.2.4.4): no DRI, as the sender's
+        // frame would have had none either.
         push_marker_segment(&mut out, 0xDD, &[&p.restart_interval.to_be_bytes()]);
     }
     push_marker_segment(&mut out, 0xDA, &[&[3, 0, 0x00, 1, 0x11, 2, 0x11, 0, 63, 0]]);

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::rtsp::sdp::{movie_sdp, MovieDescription, Sdp};
+use crate::rtsp::sdp::{movie_sdp, Media, MovieDescription, Sdp};
 use crate::server::core::PT_JPEG;
 use crate::server::source::CLOCK_RATE;
 
@@ -80,9 +80,12 @@ impl Track {
     }
 
     /// Can rtspd serve it to readers? Video on the 90 kHz clock (RFC 3551 §5), every video
-    /// payload format's.
+    /// payload format's, and a dynamic payload type (96-127) with the rtpmap that says what it
+    /// is (RFC 4566 §6).
     fn servable(&self) -> bool {
-        self.kind == "video" && self.clock_rate.is_none_or(|c| c == CLOCK_RATE)
+        self.kind == "video"
+            && self.clock_rate.is_none_or(|c| c == CLOCK_RATE)
+            && (self.payload_type < 96 || self.encoding.is_some())
     }
 }
 
@@ -133,6 +136,17 @@ impl Announced {
         }
         let mut tracks = Vec::with_capacity(sdp.media.len());
         for (i, m) in sdp.media.iter().enumerate() {
+            // An attribute with control characters in it is dropped before anything reads it,
+            // so what rtspd makes of a track is what readers are told.
+            let m = &Media {
+                attributes: m
+                    .attributes
+                    .iter()
+                    .filter(|(n, v)| printable(n) && v.as_deref().is_none_or(printable))
+                    .cloned()
+                    .collect(),
+                ..m.clone()
+            };
             let payload_type = m
                 .payload_type()
                 .filter(|pt| *pt < 128)
@@ -152,7 +166,6 @@ impl Announced {
                     Some(v) => format!("a={n}:{v}"),
                     None => format!("a={n}"),
                 })
-                .filter(|l| printable(l))
                 .collect();
             tracks.push(Track {
                 kind: m.kind.clone(),
@@ -219,7 +232,7 @@ impl Announced {
 }
 
 /// `a=rtpmap:PT NAME/RATE[/PARAMS]` for `pt`: (name, rate).
-fn rtpmap(m: &crate::rtsp::sdp::Media, pt: u8) -> Option<(String, Option<u32>)> {
+fn rtpmap(m: &Media, pt: u8) -> Option<(String, Option<u32>)> {
     m.attributes
         .iter()
         .filter(|(n, _)| n == "rtpmap")
@@ -345,6 +358,14 @@ mod tests {
             a.served_track().lines,
             vec!["a=rtpmap:96 H264/90000", "a=ok:1"]
         );
+        // Found by the announce fuzzer: an rtpmap with a control character in it named the
+        // codec while readers were not told it. It counts as absent now, and a dynamic payload
+        // type without an rtpmap is nothing rtspd can describe.
+        let garbled = "v=0\r\nm=video 0 RTP/AVP 97\r\na=rtpmap:97 H265/90000\re:x\r\n";
+        assert!(Announced::parse(garbled.as_bytes(), &Limits::default()).is_err());
+        let garbled = "v=0\r\nm=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\u{5}\r\n";
+        let b = Announced::parse(garbled.as_bytes(), &Limits::default()).unwrap();
+        assert!(b.served_track().lines.is_empty() && b.served_track().is_jpeg());
         let sdp = a.reader_sdp("live/a\r\nb", "::1".parse().unwrap(), 24.0);
         assert!(sdp.contains("s=live/a__b\r\n") && sdp.contains("IN IP6 ::1"));
     }
