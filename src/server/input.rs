@@ -30,6 +30,7 @@ impl Server {
             match outcome {
                 Ok(ReadOutcome::Data(_)) => {
                     self.process_input(slot, now, wall, false);
+                    self.ack_publisher_now(slot);
                     let Some(c) = self.conns.get_mut(slot) else {
                         return;
                     };
@@ -52,6 +53,19 @@ impl Server {
                     return;
                 }
             }
+        }
+    }
+
+    /// A publisher's interleaved RTP comes in writes smaller than a segment, which its TCP holds
+    /// back (Nagle, as ffmpeg leaves it) until the last is acknowledged: acknowledge at once, not
+    /// after the delayed-ACK time (40 ms), or a frame's tail waits that long now and then.
+    fn ack_publisher_now(&mut self, slot: usize) {
+        if !self.core.is_publisher_connection(slot) {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(c) = self.conns.get_mut(slot) {
+            let _ = socket2::SockRef::from(&c.stream).set_tcp_quickack(true);
         }
     }
 

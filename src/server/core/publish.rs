@@ -288,6 +288,11 @@ impl Core {
         }
     }
 
+    /// Does a publisher send on connection `conn` (for the reactor's TCP tuning)?
+    pub fn is_publisher_connection(&self, conn: ConnId) -> bool {
+        self.publishers.connections().any(|c| c == conn)
+    }
+
     /// An RTP datagram on the server's RTP port. Only a recording publisher's own source address
     /// and port are heard; anything else is dropped.
     pub fn handle_publisher_rtp(
