@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 ALL_TARGETS=(rtsp_message rtsp_headers sdp rtp_packet rtcp adapt_reports rtp_jpeg_depacketize jpeg_header movie_index m3u
-             http_request tunnel_base64)
+             http_request tunnel_base64 announce live_ingest)
 summary_only=0
 if [ "${1:-}" = --summary ]; then
   summary_only=1
@@ -37,9 +37,9 @@ done
 dict_for() {
   case "$1" in
     rtsp_message|rtsp_headers) echo dict/rtsp.dict ;;
-    sdp) echo dict/sdp.dict ;;
+    sdp|announce) echo dict/sdp.dict ;;
     http_request) echo dict/http.dict ;;
-    rtp_jpeg_depacketize|jpeg_header|movie_index) echo dict/jpeg.dict ;;
+    rtp_jpeg_depacketize|jpeg_header|movie_index|live_ingest) echo dict/jpeg.dict ;;
     m3u) echo dict/m3u.dict ;;
     *) echo "" ;;
   esac
@@ -63,10 +63,9 @@ fi
 
 echo "== building the targets (cargo afl build --release)"
 cargo afl build --release --quiet
-if [ ! -d corpus ]; then
-  echo "== writing the seed corpora"
-  ./target/release/gen_corpus corpus
-fi
+# Deterministic and quick: written every time, so a target added since the last run has seeds.
+echo "== writing the seed corpora"
+./target/release/gen_corpus corpus
 
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 export AFL_SKIP_CRASHES=1   # a seed that already crashes is reported, not fatal

@@ -15,6 +15,8 @@ use rtsp_mjpeg::rtsp::sdp::{self, MovieDescription, Sdp};
 
 pub mod http;
 pub use http::{http_request, tunnel_base64};
+mod live;
+pub use live::{announce, live_ingest};
 
 /// A harness: the fuzzer's bytes in, a panic on any failure.
 pub type Harness = fn(&[u8]);
@@ -33,6 +35,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("adapt_reports", adapt_reports),
     ("http_request", http_request),
     ("tunnel_base64", tunnel_base64),
+    ("announce", announce),
+    ("live_ingest", live_ingest),
 ];
 
 pub fn target(name: &str) -> Option<Harness> {

@@ -1,6 +1,6 @@
 //! rtspd: serves the MJPEG movies of a folder over RTSP/RTP from one thread.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use argh::FromArgs;
 use rtsp_mjpeg::server::adapt::Mode;
 use rtsp_mjpeg::server::auth::AuthConfig;
+use rtsp_mjpeg::server::relay::RelaySpec;
 use rtsp_mjpeg::server::{Config, Server};
 
 /// Streams the MJPEG movies in a folder over RTSP 1.0 (RFC 2326) with RTP (RFC 3550) and the
@@ -98,6 +99,15 @@ struct Args {
     /// stop at the end of a movie (with RTCP BYE) instead of looping
     #[argh(switch)]
     no_loop: bool,
+    /// accept live streams: ANNOUNCE and RECORD (ffmpeg -f rtsp rtsp://HOST:PORT/live/NAME)
+    /// on paths under live/, which readers then play as they would a movie
+    #[argh(switch)]
+    publish: bool,
+    /// serve NAME by pulling rtsp://[USER:PASS@]HOST[:PORT]/PATH from another server when a
+    /// reader asks for it (repeatable); one origin session however many readers, closed 10 s
+    /// after the last leaves
+    #[argh(option)]
+    relay: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -175,7 +185,11 @@ fn run(args: Args) -> Result<(), String> {
     if args.multicast_ttl == 0 {
         return Err("--multicast-ttl 0: must be at least 1".into());
     }
-    ensure_a_movie(&args.media)?;
+    let relays = relays(&args.relay, args.publish)?;
+    if relays.is_empty() {
+        // An edge serves what it relays; it needs no movie of its own.
+        ensure_a_movie(&args.media)?;
+    }
     let config = Config {
         bind: args.bind,
         port: args.port,
@@ -199,6 +213,8 @@ fn run(args: Args) -> Result<(), String> {
         multicast_port: args.multicast_port,
         adaptive: args.adaptive,
         cache_bytes: args.cache_mb.saturating_mul(1 << 20),
+        publish: args.publish,
+        relays,
         ..Config::default()
     };
     let mut server = Server::bind(config).map_err(|e| e.to_string())?;
@@ -206,6 +222,33 @@ fn run(args: Args) -> Result<(), String> {
         .stop_on_signals()
         .map_err(|e| format!("signal handling: {e}"))?;
     server.run().map_err(|e| format!("server loop: {e}"))
+}
+
+/// The `--relay` specs, their origins resolved now (a name that does not resolve stops the
+/// start, rather than failing each time a reader asks).
+fn relays(specs: &[String], publish: bool) -> Result<Vec<RelaySpec>, String> {
+    let mut out: Vec<RelaySpec> = Vec::new();
+    for spec in specs {
+        let (name, target) = RelaySpec::parse(spec).map_err(|e| format!("--relay {e}"))?;
+        if publish && name.starts_with("live/") {
+            return Err(format!("--relay {name}: live/ is for publishers"));
+        }
+        if out.iter().any(|r| r.name == name) {
+            return Err(format!("--relay {name}: named twice"));
+        }
+        let origin = (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("--relay {name}: {}: {e}", target.host))?
+            .next()
+            .ok_or_else(|| format!("--relay {name}: {} has no address", target.host))?;
+        log::info!("relay {name}: from {} ({origin})", target.url());
+        out.push(RelaySpec {
+            name,
+            target,
+            origin,
+        });
+    }
+    Ok(out)
 }
 
 /// The embedded default: a media folder without a movie gets the built-in test movie, so a fresh

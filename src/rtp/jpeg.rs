@@ -87,6 +87,12 @@ impl Payloads {
     pub fn total_len(&self) -> usize {
         self.buf.len()
     }
+
+    /// Appends one payload (for payloads made elsewhere: RTP passed through as it came).
+    pub fn push(&mut self, payload: &[u8]) {
+        self.buf.extend_from_slice(payload);
+        self.ends.push(self.buf.len());
+    }
 }
 
 /// Cuts one JPEG into RFC 2435 payloads of at most `max_payload` bytes. The caller sets the RTP
@@ -355,12 +361,18 @@ impl Depacketizer {
                                 return Err(DepacketizeError::MissingTables(q));
                             }
                         }
-                    } else if len < expected {
-                        self.dropped.bad_header += 1;
-                        self.discarding = Some(ts);
-                        return Err(DepacketizeError::MissingTables(q));
                     } else {
-                        let t = (precision, data[..expected].to_vec());
+                        let t = if len == 64 && precision == 0 {
+                            // One table for luma and chroma alike: ffmpeg's packetizer sends a
+                            // frame's DQT tables as they are, and a JPEG may have only one.
+                            (0, [data, data].concat())
+                        } else if len < expected {
+                            self.dropped.bad_header += 1;
+                            self.discarding = Some(ts);
+                            return Err(DepacketizeError::MissingTables(q));
+                        } else {
+                            (precision, data[..expected].to_vec())
+                        };
                         if q < 255 {
                             self.cached_tables.insert(q, t.clone());
                         }
@@ -546,7 +558,9 @@ fn rebuild(p: &Partial) -> JpegFrame {
     ] {
         push_marker_segment(&mut out, 0xC4, &[&[class_id], counts, symbols]);
     }
-    if p.jpeg_type >= 64 {
+    if p.jpeg_type >= 64 && p.restart_interval != 0 {
+        // An interval of 0 means no restart markers (T.81 B.2.4.4): no DRI, as the sender's
+        // frame would have had none either.
         push_marker_segment(&mut out, 0xDD, &[&p.restart_interval.to_be_bytes()]);
     }
     push_marker_segment(&mut out, 0xDA, &[&[3, 0, 0x00, 1, 0x11, 2, 0x11, 0, 63, 0]]);
@@ -732,6 +746,42 @@ mod tests {
         let mut d = Depacketizer::new(1 << 20);
         d.push(&RtpPacket::new_checked(&pkt).unwrap()).unwrap();
         let frame = d.pull().unwrap();
+        assert_eq!(decode(&frame.data).len(), 32 * 32 * 3);
+    }
+
+    #[test]
+    fn one_table_for_both_components_as_ffmpeg_sends_it() {
+        let jpeg = encode(32, 32, SamplingFactor::F_2_2, None);
+        let mut payload = packetize(&jpeg, 65_000).unwrap().get(0).unwrap().to_vec();
+        // Keep only the luma table, announced as 64 bytes (what ffmpeg sends for a JPEG whose
+        // components share one DQT table).
+        let luma = payload[12..12 + 64].to_vec();
+        payload[10..12].copy_from_slice(&64u16.to_be_bytes());
+        payload.drain(12 + 64..12 + 128);
+        let mut pkt = RtpHeader {
+            marker: true,
+            payload_type: 26,
+            sequence: 1,
+            timestamp: 5,
+            ssrc: 1,
+        }
+        .to_bytes()
+        .to_vec();
+        pkt.extend_from_slice(&payload);
+        let mut d = Depacketizer::new(1 << 20);
+        d.push(&RtpPacket::new_checked(&pkt).unwrap()).unwrap();
+        let frame = d.pull().expect("a frame, not MissingTables");
+        let info = crate::jpeg::parse(&frame.data).unwrap();
+        assert_eq!(info.width, 32);
+        // Both tables in the rebuilt file are the one that came.
+        let dqt: Vec<&[u8]> = frame
+            .data
+            .windows(5)
+            .enumerate()
+            .filter(|(_, w)| w[0] == 0xFF && w[1] == 0xDB)
+            .map(|(i, _)| &frame.data[i + 5..i + 5 + 64])
+            .collect();
+        assert_eq!(dqt, vec![&luma[..], &luma[..]]);
         assert_eq!(decode(&frame.data).len(), 32 * 32 * 3);
     }
 

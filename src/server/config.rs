@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::server::adapt::Mode;
 use crate::server::auth::AuthConfig;
+use crate::server::relay::RelaySpec;
 
 /// Everything the server needs to start. `Default` gives the values `rtspd --help` documents.
 #[derive(Debug, Clone)]
@@ -57,6 +58,15 @@ pub struct Config {
     pub cache_bytes: usize,
     /// Credentials every method but OPTIONS must carry; None serves everyone.
     pub auth: Option<AuthConfig>,
+    /// Accept publishers (ANNOUNCE, SETUP with mode=record, RECORD) on paths under `live/`.
+    pub publish: bool,
+    /// The largest frame a live source (publisher or relay) may send, in bytes; larger ones are
+    /// dropped whole.
+    pub max_live_frame: usize,
+    /// Names served by pulling from another server (`--relay NAME=URL`).
+    pub relays: Vec<RelaySpec>,
+    /// A relay's origin session is closed this long after its last reader left.
+    pub relay_linger: Duration,
 }
 
 impl Default for Config {
@@ -86,6 +96,10 @@ impl Default for Config {
             adaptive: Mode::On,
             cache_bytes: 32 << 20,
             auth: None,
+            publish: false,
+            max_live_frame: 4 << 20,
+            relays: Vec::new(),
+            relay_linger: Duration::from_secs(10),
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Conn {
     pub partial_since: Option<Instant>,
     /// RTSP or HTTP (decided by the first request line), and what HTTP made of it.
     pub web: crate::server::web::Link,
+    /// A request waits for a relay's origin: the next ones are not read until it is answered.
+    pub awaiting_reply: bool,
     input_cap: usize,
 }
 
@@ -77,6 +79,7 @@ impl Conn {
             grace_pending: false,
             partial_since: None,
             web: Default::default(),
+            awaiting_reply: false,
             input_cap: max_request.max(MAX_INTERLEAVED),
         }
     }

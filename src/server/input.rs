@@ -8,7 +8,7 @@ use log::{debug, info};
 
 use crate::rtsp::message::{self, Message, ParseError, Response, StatusCode};
 use crate::server::conn::ReadOutcome;
-use crate::server::core::{ConnInfo, RtcpFrom};
+use crate::server::core::ConnInfo;
 use crate::server::reactor::Server;
 
 impl Server {
@@ -30,6 +30,7 @@ impl Server {
             match outcome {
                 Ok(ReadOutcome::Data(_)) => {
                     self.process_input(slot, now, wall, false);
+                    self.ack_publisher_now(slot);
                     let Some(c) = self.conns.get_mut(slot) else {
                         return;
                     };
@@ -52,6 +53,19 @@ impl Server {
                     return;
                 }
             }
+        }
+    }
+
+    /// A publisher's interleaved RTP comes in writes smaller than a segment, which its TCP holds
+    /// back (Nagle, as ffmpeg leaves it) until the last is acknowledged: acknowledge at once, not
+    /// after the delayed-ACK time (40 ms), or a frame's tail waits that long now and then.
+    fn ack_publisher_now(&mut self, slot: usize) {
+        if !self.core.is_publisher_connection(slot) {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(c) = self.conns.get_mut(slot) {
+            let _ = socket2::SockRef::from(&c.stream).set_tcp_quickack(true);
         }
     }
 
@@ -82,7 +96,7 @@ impl Server {
         let mut reply = Vec::new();
         loop {
             let rest = &input[used..];
-            if rest.is_empty() {
+            if rest.is_empty() || self.conns.get_mut(slot).is_none_or(|c| c.awaiting_reply) {
                 break;
             }
             let parsed = match message::parse(rest, &self.limits) {
@@ -97,7 +111,16 @@ impl Server {
                     match msg {
                         Message::Request(req) => {
                             let (core, mut io) = self.parts();
-                            let resp = core.handle_request(&info, &req, now, wall, &mut io);
+                            let Some(resp) =
+                                core.handle_request_or_defer(&info, &req, now, wall, &mut io)
+                            else {
+                                // Waiting for a relay's origin; the reply comes later.
+                                if let Some(c) = self.conns.get_mut(slot) {
+                                    c.awaiting_reply = true;
+                                }
+                                debug!("{}: {} {} waits", info.peer, req.method, req.uri);
+                                continue;
+                            };
                             core.counters_mut()
                                 .count_rtsp(Some(&req.method), resp.status);
                             debug!(
@@ -107,10 +130,11 @@ impl Server {
                             reply.clear();
                             resp.write_to(&mut reply);
                         }
-                        Message::Interleaved { data, .. } => {
-                            // Clients send RTCP receiver reports on the odd channel.
-                            self.core
-                                .handle_rtcp(RtcpFrom::Conn(slot, info.peer.ip()), &data, now);
+                        Message::Interleaved { channel, data } => {
+                            // Readers' RTCP receiver reports, or a publisher's RTP and RTCP.
+                            let (core, mut io) = self.parts();
+                            let ip = info.peer.ip();
+                            core.handle_interleaved(slot, ip, channel, &data, now, wall, &mut io);
                             continue;
                         }
                         Message::Response(_) => continue,

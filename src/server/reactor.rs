@@ -26,6 +26,7 @@ use crate::server::conns::{Conns, Io};
 use crate::server::core::multicast::GroupChange;
 use crate::server::core::{Core, RtcpFrom};
 use crate::server::groups::{set_ttl, GroupSockets, GROUP_BASE};
+use crate::server::relay::link::{Links, RELAY_BASE};
 use crate::server::signals::SignalFd;
 use crate::server::timer::TimerWheel;
 use crate::server::timerfd::{set_timer_slack, TimerFd};
@@ -97,6 +98,8 @@ pub struct Server {
     pub(super) timer: TimerFd,
     /// The HTTP side of the port (`web`): tunnels, counters.
     pub(super) web: crate::server::web::Web,
+    /// Relays' connections to their origins.
+    pub(super) relay_links: Links,
 }
 
 impl Server {
@@ -123,6 +126,8 @@ impl Server {
                     .map_err(|e| StartError(format!("multicast TTL: {e}")))?;
             }
         }
+        // Publishers' RTP arrives here in bursts of a frame's packets (best effort).
+        let _ = socket2::SockRef::from(&rtp).set_recv_buffer_size(4 << 20);
         let poll = Poll::new().map_err(|e| StartError(e.to_string()))?;
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| StartError(e.to_string()))?);
@@ -164,6 +169,7 @@ impl Server {
             groups: GroupSockets::default(),
             timer: TimerFd::new().map_err(|e| StartError(format!("timerfd: {e}")))?,
             web: crate::server::web::Web::new(SystemTime::now()),
+            relay_links: Links::default(),
         };
         let reg = server.poll.registry();
         reg.register(
@@ -248,7 +254,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    RTP => self.drain_rtp(),
+                    RTP => self.drain_rtp(now, wall),
                     RTCP => self.drain_rtcp(now),
                     WAKER => {}
                     TIMER => self.timer.clear(),
@@ -263,6 +269,9 @@ impl Server {
                         self.groups.drain(t, |from, data| {
                             core.handle_rtcp(RtcpFrom::Udp(from), data, now)
                         });
+                    }
+                    Token(t) if t >= RELAY_BASE => {
+                        self.relay_event(t - RELAY_BASE, event, now, wall)
                     }
                     Token(t) => {
                         let slot = t - CONN_BASE;
@@ -279,6 +288,8 @@ impl Server {
                 return self.stop(now, wall);
             }
             self.run_timers(now, wall);
+            self.relay_io(now, wall);
+            self.deliver_replies(now, wall);
             self.exchange_renditions();
             while let Some(change) = self.core.poll_group_change() {
                 match change {
@@ -302,6 +313,7 @@ impl Server {
         let (core, mut io) = self.parts();
         io.max_queue = usize::MAX; // the last reports go out whatever is queued
         core.shutdown(now, wall, &mut io);
+        self.relay_io(now, wall);
         let slots: Vec<usize> = (0..self.conns.slots.len()).collect();
         for slot in slots {
             if let Some(c) = self.conns.get_mut(slot) {
@@ -377,11 +389,19 @@ impl Server {
         }
     }
 
-    fn drain_rtp(&mut self) {
-        let mut buf = [0u8; 2048];
-        // Nothing is expected on the RTP port; read it empty so it cannot fill up.
-        while let Ok((_, from)) = self.rtp.recv_from(&mut buf) {
-            debug!("ignored datagram on the RTP port from {from}");
+    fn drain_rtp(&mut self, now: Instant, wall: SystemTime) {
+        // Publishers' RTP comes here; anything else is dropped by the core. Read it empty so it
+        // cannot fill up.
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match self.rtp.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let (core, mut io) = self.parts();
+                    core.handle_publisher_rtp(from, &buf[..n], now, wall, &mut io);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {}
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! folder, and a small blocking RTSP client that speaks raw bytes.
 #![allow(dead_code)]
 
+pub mod live;
 pub mod netns;
 pub mod tools;
 

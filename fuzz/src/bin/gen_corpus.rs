@@ -48,6 +48,7 @@ fn main() {
     for (target, name, data) in rtsp_mjpeg_fuzz::http::seeds() {
         out.put(target, name, &data);
     }
+    live(&mut out, &jpegs);
     println!("wrote {} seeds under {}", out.count, out.root.display());
 }
 
@@ -655,4 +656,72 @@ fn adapt(out: &mut Out) {
         .chain((0..20).flat_map(|k| step(50, 20_000, 1 + (k % 2), 100, 60, 150, 80)))
         .collect();
     out.put("adapt_reports", "tcp_queue", &tcp);
+// ---------------------------------------------------------------------------------------------
+// Live streams: what publishers ANNOUNCE and send.
+
+fn live(out: &mut Out, jpegs: &[(String, Vec<u8>)]) {
+    // announce: ffmpeg's SDP for MJPEG and for H.264 with AAC, a camera's, and rtspd's own.
+    let ffmpeg_mjpeg = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\n\
+t=0 0\r\na=tool:libavformat 61.7.100\r\nm=video 0 RTP/AVP 26\r\na=control:streamid=0\r\n";
+    out.put("announce", "ffmpeg_mjpeg.sdp", ffmpeg_mjpeg.as_bytes());
+    let ffmpeg_h264 = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\n\
+t=0 0\r\na=tool:libavformat 61.7.100\r\nm=video 0 RTP/AVP 96\r\nb=AS:200\r\n\
+a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1; \
+sprop-parameter-sets=Z2QADKzZQUH7ARAAAAMAEAAAAwPA8UKZYA==,aOvjyyLA; profile-level-id=64000C\r\n\
+a=control:streamid=0\r\nm=audio 0 RTP/AVP 97\r\nb=AS:128\r\n\
+a=rtpmap:97 MPEG4-GENERIC/44100/2\r\na=fmtp:97 profile-level-id=1;mode=AAC-hbr;sizelength=13\r\n\
+a=control:streamid=1\r\n";
+    out.put("announce", "ffmpeg_h264_aac.sdp", ffmpeg_h264.as_bytes());
+    let camera = "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=Camera\nt=0 0\na=control:*\n\
+m=audio 0 RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=control:rtsp://192.0.2.1/audio\na=sendonly\n\
+m=video 0 RTP/AVP 97\na=rtpmap:97 H265/90000\na=control:rtsp://192.0.2.1/video\n\
+a=framerate:25\na=recvonly\n";
+    out.put("announce", "camera_h265.sdp", camera.as_bytes());
+    let ours = movie_sdp(&MovieDescription {
+        name: "live/cam",
+        server_addr: "127.0.0.1".parse().unwrap(),
+        duration: None,
+        fps: 24.0,
+        width: 640,
+        height: 480,
+    });
+    out.put("announce", "rtspd.sdp", ours.as_bytes());
+
+    // live_ingest: byte 0 = frame limit (64 << low 4 bits), 0x10 passthrough, 0x20 reorder.
+    let jpeg = |name: &str| &jpegs.iter().find(|(n, _)| n == name).unwrap().1;
+    let small = jpeg("yuv420_16x16");
+    let big = jpeg("testmovie_160x128");
+    let mut two = frame_packets(big, 300, 1, 0);
+    two.extend(frame_packets(small, 300, two.len() as u16 + 1, 3750));
+    out.put("live_ingest", "two_frames.bin", &join_packets(14, &two));
+    // ffmpeg's form of a frame whose components share one table: 64 bytes of tables.
+    let mut shared = frame_packets(small, 1400, 1, 0);
+    let at = 12 + 8;
+    shared[0][at + 3] = 64;
+    shared[0].drain(at + 4 + 64..at + 4 + 128);
+    out.put("live_ingest", "one_table.bin", &join_packets(14, &shared));
+    let mut swapped = frame_packets(big, 300, 65534, 0);
+    swapped.swap(1, 2);
+    out.put(
+        "live_ingest",
+        "reordered.bin",
+        &join_packets(0x20 | 14, &swapped),
+    );
+    // H.264: an IDR in FU-A pieces, a P slice, an SPS and IDR in a STAP-A.
+    let h264 = |seq: u16, ts: u32, marker: bool, payload: &[u8]| {
+        let mut p = rtp(seq, ts, marker, payload);
+        p[1] = (p[1] & 0x80) | 96;
+        p
+    };
+    let units = vec![
+        h264(1, 0, false, &[0x7C, 0x85, 1, 2, 3]),
+        h264(2, 0, true, &[0x7C, 0x45, 4, 5]),
+        h264(3, 3750, true, &[0x41, 0x9A, 6]),
+        h264(4, 7500, true, &[24, 0, 2, 0x67, 0x64, 0, 2, 0x65, 0x88]),
+    ];
+    out.put(
+        "live_ingest",
+        "h264_units.bin",
+        &join_packets(0x10 | 14, &units),
+    );
 }

@@ -107,6 +107,7 @@ mod tests {
                 payloads: Default::default(),
                 width: 8,
                 height: 8,
+                carriage: Default::default(),
             }),
             ..job
         };

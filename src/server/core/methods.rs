@@ -16,7 +16,7 @@ use crate::server::core::sender::{Delivery, RtpSender, SenderStats};
 use crate::server::core::session::{
     choose_transport, random_u16, random_u32, random_u64, Chosen, Feed, Session, State,
 };
-use crate::server::core::{plain, ConnInfo, Core, Outbox, Tick, PUBLIC};
+use crate::server::core::{plain, ConnInfo, Core, Outbox, Tick};
 use crate::server::source::library::LookupError;
 use crate::server::source::{Cursor, Seekable, SourceInfo, TimelineId};
 
@@ -66,7 +66,7 @@ impl Core {
         // OPTIONS doubles as a keepalive (RFC 2326 §10.1); an unknown session is not an error here.
         let _ = self.session_for(conn, req, now);
         let mut r = plain(StatusCode::OK, cseq);
-        r.headers.append("Public", PUBLIC);
+        r.headers.append("Public", self.public());
         r
     }
 
@@ -89,13 +89,20 @@ impl Core {
             }
         }
         let info = named.info();
-        let body = sdp::movie_sdp(&sdp::MovieDescription {
-            name: &info.name,
-            server_addr: conn.local.ip(),
-            duration: info.duration,
-            fps: info.fps,
-            width: info.width,
-            height: info.height,
+        // A live timeline may be described by its source (a publisher's codec, passed through).
+        let live = match &named {
+            Named::Timeline(t, _) => self.timeline_sdp(*t, conn.local.ip()),
+            Named::Seekable(_) => None,
+        };
+        let body = live.unwrap_or_else(|| {
+            sdp::movie_sdp(&sdp::MovieDescription {
+                name: &info.name,
+                server_addr: conn.local.ip(),
+                duration: info.duration,
+                fps: info.fps,
+                width: info.width,
+                height: info.height,
+            })
         });
         let mut base = req.uri.trim_end_matches('/').to_string();
         base.push('/');
@@ -179,6 +186,12 @@ impl Core {
             self.multicast.is_some(),
         )?;
         let named = self.lookup(conn, req)?;
+        if let (true, Named::Timeline(t, _)) = (chosen.lab, &named) {
+            if self.timeline_passthrough(*t) {
+                // The lab client takes whole JPEGs only.
+                return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            }
+        }
 
         if let Some(id) = existing {
             // A second SETUP in a session changes its transport; not while playing (RFC 2326
@@ -223,9 +236,9 @@ impl Core {
             }
             _ => None,
         };
-        let mut feed = match named {
-            Named::Seekable(s) => Feed::Cursor(Cursor::new(s)),
-            Named::Timeline(t, _) => Feed::Timeline(t),
+        let (mut feed, clock) = match named {
+            Named::Seekable(s) => (Feed::Cursor(Cursor::new(s)), 0),
+            Named::Timeline(t, _) => (Feed::Timeline(t), super::pacing::TIMELINE_LEAD),
         };
         let mut delivery = chosen.delivery;
         let mut group = None;
@@ -263,8 +276,8 @@ impl Core {
                 stats: SenderStats::default(),
             },
             adapt,
-            clock: 0,
-            anchor: (now, 0),
+            clock,
+            anchor: (now, clock),
             timeline_origin: None,
             timer: None,
             phase: None,

@@ -11,11 +11,13 @@
 //! frame leaves (a cursor's schedule, or a shared timeline's pushes) and when sessions expire.
 
 mod adaptive;
+mod edge;
 pub mod http;
 mod methods;
 pub mod multicast;
 mod pacing;
 mod phases;
+mod publish;
 pub mod sender;
 pub mod session;
 
@@ -30,6 +32,7 @@ use crate::rtsp::message::{Method, Request, Response, StatusCode};
 use crate::server::auth::{Authenticator, Verdict};
 use crate::server::catalog::Catalog;
 use crate::server::config::Config;
+use crate::server::relay::Relay;
 use crate::server::source::{FrameCache, Library, Timeline, TimelineId};
 use crate::server::timer::TimerWheel;
 
@@ -43,6 +46,9 @@ pub type ConnId = usize;
 /// The methods rtspd implements, for `Public:` (RFC 2326 §12.28).
 pub const PUBLIC: &str =
     "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+/// The same with publishing on (`--publish`).
+pub const PUBLIC_PUBLISHING: &str =
+    "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, RECORD, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
 pub(crate) const SERVER: &str = concat!("rtspd/", env!("CARGO_PKG_VERSION"));
 
@@ -143,6 +149,10 @@ pub struct Core {
     multicast: Option<multicast::Multicast>,
     /// MJPEG viewers and the HTTP side's counters.
     http: http::HttpSide,
+    /// Live publishers (`--publish`), by path.
+    publishers: publish::Publishers,
+    /// Relayed names (`--relay`) and the requests waiting for their origins.
+    edge: edge::Edge,
 }
 
 impl Core {
@@ -162,6 +172,15 @@ impl Core {
             }),
             None => None,
         };
+        let relays = config
+            .relays
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let (linger, max, mtu) = (config.relay_linger, config.max_live_frame, config.mtu);
+                Relay::new(i, spec.clone(), linger, max, mtu, now)
+            })
+            .collect();
         Ok(Core {
             multicast,
             auth,
@@ -182,6 +201,8 @@ impl Core {
             pending: HashSet::new(),
             rendition_bits: HashMap::new(),
             http: http::HttpSide::default(),
+            publishers: publish::Publishers::default(),
+            edge: edge::Edge::new(relays),
         })
     }
 
@@ -217,16 +238,26 @@ impl Core {
                 set.insert(conn);
             }
         }
+        set.extend(self.publishers.connections());
         set
     }
 
     /// When the reactor must next call [`Core::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        [
+            self.timers.next_deadline(),
+            self.publishers_deadline(),
+            self.edge_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Answers one request. Frames for a session that starts playing leave from the next
-    /// [`Core::handle_timeout`], so the reply is queued before the first interleaved packet.
+    /// [`Core::handle_timeout`], so the reply is queued before the first interleaved packet. A
+    /// relayed name whose origin is not open yet gets 503 here; a driver that can wait uses
+    /// [`Core::handle_request_or_defer`].
     pub fn handle_request(
         &mut self,
         conn: &ConnInfo,
@@ -235,20 +266,75 @@ impl Core {
         wall: SystemTime,
         out: &mut dyn Outbox,
     ) -> Response {
+        self.respond(conn, req, now, wall, out, false)
+            .unwrap_or_else(|| plain(StatusCode::SERVICE_UNAVAILABLE, None))
+    }
+
+    /// As [`Core::handle_request`], but a request for a relayed name whose origin has not
+    /// described its stream yet returns None: its reply comes later from [`Core::poll_reply`],
+    /// and the connection's next requests should wait for it.
+    pub fn handle_request_or_defer(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) -> Option<Response> {
+        self.respond(conn, req, now, wall, out, true)
+    }
+
+    fn respond(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+        may_wait: bool,
+    ) -> Option<Response> {
         let Some(cseq) = req.headers.get("CSeq").map(|v| v.trim().to_string()) else {
-            return plain(StatusCode::BAD_REQUEST, None);
+            return Some(plain(StatusCode::BAD_REQUEST, None));
         };
         let cseq = Some(cseq.as_str());
         if let Some(req_opts) = req.headers.get("Require") {
             // We implement no RTSP extension options (RFC 2326 §12.32).
             let mut r = plain(StatusCode::OPTION_NOT_SUPPORTED, cseq);
             r.headers.append("Unsupported", req_opts.trim());
-            return r;
+            return Some(r);
         }
         if let Some(refusal) = self.authorize(conn, req, cseq, wall) {
-            return refusal;
+            return Some(refusal);
         }
-        let result = match &req.method {
+        let mut response = self.dispatch(conn, req, cseq, now, wall, out, may_wait)?;
+        // Last, after CSeq and Session, which the lab client reads by line number.
+        response.headers.append("Server", SERVER);
+        Some(response)
+    }
+
+    /// An authorized request to its handler: a relay's gate, a publisher's, or a method's.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &mut self,
+        conn: &ConnInfo,
+        req: &Request,
+        cseq: Option<&str>,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+        may_wait: bool,
+    ) -> Option<Response> {
+        if let Some(relay) = self.relay_gate(req, now) {
+            if may_wait {
+                self.defer(conn, req, relay, now);
+                return None;
+            }
+            let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, cseq);
+            r.headers.append("Retry-After", "1");
+            return Some(r);
+        }
+        let live = self.publish_request(conn, req, cseq, now, wall, out);
+        let result = live.unwrap_or_else(|| match &req.method {
             Method::Options => Ok(self.options(conn, req, cseq, now)),
             Method::Describe => self.describe(conn, req, cseq),
             Method::Setup => self.setup(conn, req, cseq, now),
@@ -258,14 +344,20 @@ impl Core {
             Method::GetParameter | Method::SetParameter => self.parameter(conn, req, cseq, now),
             _ => {
                 let mut r = plain(StatusCode::NOT_IMPLEMENTED, cseq);
-                r.headers.append("Public", PUBLIC);
+                r.headers.append("Public", self.public());
                 Ok(r)
             }
-        };
-        let mut response = result.unwrap_or_else(|status| plain(status, cseq));
-        // Last, after CSeq and Session, which the lab client reads by line number.
-        response.headers.append("Server", SERVER);
-        response
+        });
+        Some(result.unwrap_or_else(|status| plain(status, cseq)))
+    }
+
+    /// The methods this server offers.
+    fn public(&self) -> &'static str {
+        if self.config.publish {
+            PUBLIC_PUBLISHING
+        } else {
+            PUBLIC
+        }
     }
 
     /// Every method but OPTIONS needs credentials when `--auth` is on (RFC 2326 §10.1 lets
@@ -306,6 +398,9 @@ impl Core {
     /// session alive only from its own peer's address, and steer its adaptation only from its
     /// RTCP port (or its own connection).
     pub fn handle_rtcp(&mut self, from: RtcpFrom, data: &[u8], now: Instant) {
+        if self.publisher_rtcp(from, data, now) {
+            return;
+        }
         let (ip, udp) = match from {
             RtcpFrom::Udp(a) => (a.ip(), Some(a)),
             RtcpFrom::Conn(_, ip) => (ip, None),
@@ -374,6 +469,8 @@ impl Core {
         for id in ending {
             self.end_session(id, "connection closed", now, wall, out);
         }
+        self.publishers_closed(conn, now, wall, out);
+        self.edge_closed(conn);
     }
 
     /// Runs every timer due at `now`: sends frames, reports, and reclaims idle sessions.
@@ -385,6 +482,8 @@ impl Core {
                 Tick::View(id) => self.viewer_tick(id, now, out),
             }
         }
+        self.publishers_timeout(now, wall, out);
+        self.edge_timeout(now, wall, out);
     }
 
     /// Ends every session with RTCP BYE (server shutdown).
@@ -393,6 +492,7 @@ impl Core {
         for id in ids {
             self.end_session(id, "server shutting down", now, wall, out);
         }
+        self.edge_shutdown(now);
     }
 }
 

@@ -103,6 +103,10 @@ impl Core {
         let ssrc = self.new_ssrc();
         let group = SocketAddr::new(IpAddr::V4(addr), port);
         let rtcp = SocketAddr::new(IpAddr::V4(addr), port + 1);
+        let clock = match feed {
+            Feed::Timeline(_) => super::pacing::TIMELINE_LEAD,
+            _ => 0,
+        };
         let sender = Session {
             id,
             name: name.to_string(),
@@ -121,8 +125,8 @@ impl Core {
                 stats: SenderStats::default(),
             },
             adapt: None,
-            clock: 0,
-            anchor: (now, 0),
+            clock,
+            anchor: (now, clock),
             timeline_origin: None,
             timer: None,
             phase: None,

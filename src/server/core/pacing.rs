@@ -19,6 +19,10 @@ use crate::server::source::{FrameRef, SourceInfo, Timeline, TimelineId, CLOCK_RA
 /// A session whose source fails this many frames in a row is ended rather than left spinning.
 const MAX_UNREADABLE_IN_A_ROW: u32 = 48;
 
+/// A timeline session's clock starts here rather than at 0, so that frames stamped a little
+/// before its first one (B-frames passed through) still get their own timestamps.
+pub(super) const TIMELINE_LEAD: u64 = CLOCK_RATE as u64;
+
 impl Core {
     /// A session starts playing: an on-demand one gets a phase in its frame period (see
     /// [`super::phases`]) and its first frame's timer; a timeline's waits for its frames.
@@ -239,6 +243,10 @@ impl Core {
         t.last_pts = Some(pts);
         for s in self.sessions.values_mut() {
             if !matches!(s.feed, Feed::Timeline(t) if t == id) || s.state != State::Playing {
+                continue;
+            }
+            if s.timeline_origin.is_none() && !frame.is_key() {
+                // A new reader starts where a decoder can (an H.264 IDR; every JPEG).
                 continue;
             }
             // The session's clock runs from the first frame it gets; a pause leaves a gap.

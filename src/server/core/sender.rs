@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::rtp::packet::RtpHeader;
 use crate::rtp::rtcp;
 use crate::server::core::{ConnId, Outbox, SERVER};
-use crate::server::source::Frame;
+use crate::server::source::{Carriage, Frame};
 
 /// RTP payload type of JPEG (RFC 3551 §6).
 pub const PT_JPEG: u8 = 26;
@@ -97,11 +97,19 @@ impl RtpSender {
             return Sent::Dropped { error: false };
         }
         scratch.headers.resize(n, [0; RtpHeader::LEN]);
+        let (payload_type, markers) = match &frame.carriage {
+            Carriage::Jpeg => (PT_JPEG, None),
+            Carriage::Passthrough {
+                payload_type,
+                markers,
+                ..
+            } => (*payload_type, Some(markers)),
+        };
         let mut octets = 0;
         for (i, (header, payload)) in scratch.headers.iter_mut().zip(payloads.iter()).enumerate() {
             RtpHeader {
-                marker: i + 1 == n,
-                payload_type: PT_JPEG,
+                marker: markers.map_or(i + 1 == n, |m| m.get(i).copied().unwrap_or(false)),
+                payload_type,
                 sequence: self.next_seq.wrapping_add(i as u16),
                 timestamp,
                 ssrc: self.ssrc,

@@ -153,6 +153,7 @@ mod tests {
             payloads: Payloads::default(),
             width: 8,
             height: 8,
+            carriage: Default::default(),
         })
     }
 

@@ -33,11 +33,30 @@ pub const CLOCK_RATE: u32 = 90_000;
 /// One frame ready to send.
 #[derive(Debug)]
 pub struct Frame {
+    /// The whole JPEG (empty for a passed-through frame of another codec).
     pub jpeg: Vec<u8>,
-    /// RFC 2435 payloads (empty for a frame RFC 2435 cannot carry, which only HTTP can send).
+    /// RFC 2435 payloads (empty for a frame RFC 2435 cannot carry, which only HTTP can send),
+    /// or the payloads of a passed-through frame as they came.
     pub payloads: Payloads,
     pub width: u16,
     pub height: u16,
+    pub carriage: Carriage,
+}
+
+/// What a frame's payloads are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Carriage {
+    /// RFC 2435 payloads rtspd made (payload type 26, the marker on the last).
+    #[default]
+    Jpeg,
+    /// A live source's RTP payloads of another codec, sent on as they came (H.264 from a
+    /// publisher, say): its payload type and each packet's marker bit.
+    Passthrough {
+        payload_type: u8,
+        markers: Vec<bool>,
+        /// A decoder can start here (an H.264 IDR; true when the codec is not known).
+        key: bool,
+    },
 }
 
 /// A frame as sessions hold it.
@@ -53,7 +72,35 @@ impl Frame {
             height: info.height,
             payloads,
             jpeg,
+            carriage: Carriage::Jpeg,
         })
+    }
+
+    /// RTP payloads of another codec, passed on with their payload type and markers.
+    pub fn passthrough(payload_type: u8, packets: &[(&[u8], bool)], key: bool) -> Frame {
+        let mut payloads = Payloads::default();
+        for (p, _) in packets {
+            payloads.push(p);
+        }
+        Frame {
+            jpeg: Vec::new(),
+            payloads,
+            width: 0,
+            height: 0,
+            carriage: Carriage::Passthrough {
+                payload_type,
+                markers: packets.iter().map(|(_, m)| *m).collect(),
+                key,
+            },
+        }
+    }
+
+    /// Can a receiver start decoding at this frame? (Every JPEG is whole.)
+    pub fn is_key(&self) -> bool {
+        match &self.carriage {
+            Carriage::Jpeg => true,
+            Carriage::Passthrough { key, .. } => *key,
+        }
     }
 
     /// Memory the frame holds, for the cache's budget.

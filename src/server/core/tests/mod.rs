@@ -316,7 +316,9 @@ fn play(f: &mut Fixture, now: Instant, id: &str) -> Response {
 }
 
 mod adaptive;
+mod edge;
 mod multicast;
+mod publish;
 
 #[test]
 fn rtp_info_names_the_stream_and_the_first_report_follows_media() {

@@ -1,0 +1,6 @@
+//! AFL++ entry point; the harness and its checks are in `rtsp_mjpeg_fuzz::announce` (src/live.rs).
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        rtsp_mjpeg_fuzz::announce(data);
+    });
+}

@@ -1,0 +1,323 @@
+//! Relayed names in the core (`--relay NAME=URL`): the glue between [`crate::server::relay`]'s
+//! relays and the core's timelines, sessions and replies.
+//!
+//! A relayed name is a shared timeline fed by one origin session. A reader's DESCRIBE or SETUP
+//! of it wakes the relay; until the origin has described its stream the request waits (the
+//! reactor stops reading that connection meanwhile, so pipelined requests keep their order),
+//! then it is answered as any other, through [`Core::poll_reply`]. If the origin cannot be had
+//! the waiting requests get 503 (unreachable), 404 (refused), 415 (nothing servable) or 504
+//! (no answer in time). The timeline outlives origin drops, so readers keep their sessions; it
+//! goes when the relay closes for want of readers.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use log::info;
+
+use crate::rtsp::message::{Method, Request, Response, StatusCode};
+use crate::server::catalog::movie_name_from_uri;
+use crate::server::core::session::Feed;
+use crate::server::core::{plain, ConnId, ConnInfo, Core, Outbox, SERVER};
+use crate::server::relay::{Relay, RelayEvent, RelayId, RelayIo};
+use crate::server::source::{SourceInfo, TimelineId};
+
+/// How long a request may wait for an origin to describe its stream.
+const WAIT_FOR_ORIGIN: Duration = Duration::from_secs(15);
+const GATEWAY_TIMEOUT: StatusCode = StatusCode(504);
+
+/// A request waiting for its relay's origin.
+struct Waiting {
+    conn: ConnInfo,
+    req: Request,
+    relay: RelayId,
+    deadline: Instant,
+}
+
+/// The relays and what waits for them.
+#[derive(Default)]
+pub struct Edge {
+    relays: Vec<Relay>,
+    timelines: Vec<Option<TimelineId>>,
+    waiting: Vec<Waiting>,
+    replies: VecDeque<(ConnId, Response)>,
+    /// When readers are next counted (for the relays' linger).
+    next_count: Option<Instant>,
+}
+
+impl Edge {
+    pub fn new(relays: Vec<Relay>) -> Edge {
+        Edge {
+            timelines: vec![None; relays.len()],
+            relays,
+            ..Edge::default()
+        }
+    }
+}
+
+impl Core {
+    /// The relay a request must wait for, if any: a DESCRIBE or SETUP of a relayed name whose
+    /// origin has not described its stream yet. Any request for a relayed name wakes it.
+    pub(super) fn relay_gate(&mut self, req: &Request, now: Instant) -> Option<RelayId> {
+        if !matches!(req.method, Method::Describe | Method::Setup) || self.edge.relays.is_empty() {
+            return None;
+        }
+        let name = movie_name_from_uri(&req.uri).ok()?.name;
+        let id = self.edge.relays.iter().position(|r| r.spec.name == name)?;
+        self.edge.relays[id].want(now);
+        self.edge
+            .next_count
+            .get_or_insert(now + Duration::from_secs(1));
+        self.edge.timelines[id].is_none().then_some(id)
+    }
+
+    /// Keeps a request until its relay's origin answers.
+    pub(super) fn defer(&mut self, conn: &ConnInfo, req: &Request, relay: RelayId, now: Instant) {
+        self.edge.waiting.push(Waiting {
+            conn: *conn,
+            req: req.clone(),
+            relay,
+            deadline: now + WAIT_FOR_ORIGIN,
+        });
+    }
+
+    /// A reply to a request that waited: queue it on connection `.0`, then read that
+    /// connection's input again.
+    pub fn poll_reply(&mut self) -> Option<(ConnId, Response)> {
+        self.edge.replies.pop_front()
+    }
+
+    /// What the relays want done with their origin connections.
+    pub fn poll_relay_io(&mut self) -> Option<RelayIo> {
+        self.edge.relays.iter_mut().find_map(Relay::poll_io)
+    }
+
+    /// Relay `id`'s connection to its origin is up.
+    pub fn relay_connected(
+        &mut self,
+        id: RelayId,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) {
+        if let Some(r) = self.edge.relays.get_mut(id) {
+            r.connected(now);
+        }
+        self.relay_events(now, wall, out);
+    }
+
+    /// Bytes from relay `id`'s origin.
+    pub fn relay_input(
+        &mut self,
+        id: RelayId,
+        data: &[u8],
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) {
+        if let Some(r) = self.edge.relays.get_mut(id) {
+            r.input(data, now);
+        }
+        self.relay_events(now, wall, out);
+    }
+
+    /// Relay `id`'s origin connection failed or closed.
+    pub fn relay_closed(
+        &mut self,
+        id: RelayId,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) {
+        if let Some(r) = self.edge.relays.get_mut(id) {
+            r.closed(now);
+        }
+        self.relay_events(now, wall, out);
+    }
+
+    /// Relay `id`'s counters and whether its origin session is open, for logs and tests.
+    pub fn relay_status(&self, name: &str) -> Option<(bool, crate::server::relay::RelayStats)> {
+        let r = self.edge.relays.iter().find(|r| r.spec.name == name)?;
+        Some((r.is_active(), r.stats))
+    }
+
+    fn relay_events(&mut self, now: Instant, wall: SystemTime, out: &mut dyn Outbox) {
+        loop {
+            let Some(event) = self.edge.relays.iter_mut().find_map(Relay::poll_event) else {
+                return;
+            };
+            match event {
+                RelayEvent::Frame(id, frame, pts) => {
+                    if let Some(t) = self.edge.timelines[id] {
+                        self.push_frame(t, &frame, pts, now, wall, out);
+                    }
+                }
+                RelayEvent::Described(id) => {
+                    self.relay_described(id);
+                    self.answer_waiting(id, None, now, wall, out);
+                }
+                RelayEvent::Failed(id, status) => {
+                    self.answer_waiting(id, Some(status), now, wall, out)
+                }
+                RelayEvent::Idle(id) => {
+                    if let Some(t) = self.edge.timelines[id].take() {
+                        self.remove_timeline(t, now, wall, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The origin described the stream: the timeline readers follow, made or updated.
+    fn relay_described(&mut self, id: RelayId) {
+        let r = &self.edge.relays[id];
+        let Some(d) = r.described.as_ref() else {
+            return;
+        };
+        let (w, h) = d.size.unwrap_or((0, 0));
+        let info = SourceInfo {
+            name: r.spec.name.clone(),
+            width: w,
+            height: h,
+            fps: d.fps.unwrap_or(self.config.fps),
+            duration: None,
+            frames: 0,
+            bytes: 0,
+        };
+        match self.edge.timelines[id] {
+            Some(t) => {
+                if let Some(tl) = self.timelines.get_mut(&t) {
+                    tl.info = info;
+                }
+            }
+            None => self.edge.timelines[id] = Some(self.add_timeline(info)),
+        }
+    }
+
+    /// Answers the requests waiting for relay `id`: as if they came now, or with `failed`.
+    fn answer_waiting(
+        &mut self,
+        id: RelayId,
+        failed: Option<StatusCode>,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) {
+        let (ready, rest): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.edge.waiting)
+            .into_iter()
+            .partition(|w| w.relay == id);
+        self.edge.waiting = rest;
+        for w in ready {
+            self.answer_one(w, failed, now, wall, out);
+        }
+    }
+
+    fn answer_one(
+        &mut self,
+        w: Waiting,
+        failed: Option<StatusCode>,
+        now: Instant,
+        wall: SystemTime,
+        out: &mut dyn Outbox,
+    ) {
+        let cseq = w.req.headers.get("CSeq").map(|c| c.trim().to_string());
+        let mut r = match failed {
+            Some(status) => plain(status, cseq.as_deref()),
+            // Authorized when it came; the relay has a timeline now, so it is answered at once.
+            None => self
+                .dispatch(&w.conn, &w.req, cseq.as_deref(), now, wall, out, false)
+                .unwrap_or_else(|| plain(StatusCode::SERVICE_UNAVAILABLE, cseq.as_deref())),
+        };
+        r.headers.append("Server", SERVER);
+        info!(
+            "{}: {} {} answered {} after waiting for the origin",
+            w.conn.peer, w.req.method, w.req.uri, r.status.0
+        );
+        self.edge.replies.push_back((w.conn.id, r));
+    }
+
+    /// The server is stopping: origin sessions are torn down.
+    pub(super) fn edge_shutdown(&mut self, now: Instant) {
+        for r in &mut self.edge.relays {
+            r.shutdown(now);
+        }
+    }
+
+    /// A connection closed: what waited on it is forgotten.
+    pub(super) fn edge_closed(&mut self, conn: ConnId) {
+        self.edge.waiting.retain(|w| w.conn.id != conn);
+        self.edge.replies.retain(|(c, _)| *c != conn);
+    }
+
+    pub(super) fn edge_deadline(&self) -> Option<Instant> {
+        let relays = self.edge.relays.iter().filter_map(Relay::poll_timeout);
+        let waiting = self.edge.waiting.iter().map(|w| w.deadline);
+        relays.chain(waiting).chain(self.edge.next_count).min()
+    }
+
+    pub(super) fn edge_timeout(&mut self, now: Instant, wall: SystemTime, out: &mut dyn Outbox) {
+        if self.edge.relays.is_empty() {
+            return;
+        }
+        if self.edge.next_count.is_some_and(|t| now >= t) {
+            self.count_relay_readers(now);
+        }
+        // Requests that waited their time first: the origin did not answer them in time,
+        // whatever the relay then makes of its silence.
+        let (late, rest): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.edge.waiting)
+            .into_iter()
+            .partition(|w| now >= w.deadline);
+        self.edge.waiting = rest;
+        for w in late {
+            self.answer_one(w, Some(GATEWAY_TIMEOUT), now, wall, out);
+        }
+        for r in &mut self.edge.relays {
+            if r.poll_timeout().is_some_and(|t| now >= t) {
+                r.handle_timeout(now);
+            }
+        }
+        self.relay_events(now, wall, out);
+    }
+
+    /// Tells each relay how many readers it has (sessions on its timeline, waiting requests).
+    fn count_relay_readers(&mut self, now: Instant) {
+        let mut any = false;
+        for id in 0..self.edge.relays.len() {
+            let t = self.edge.timelines[id];
+            let sessions = self
+                .sessions
+                .values()
+                .filter(|s| t.is_some() && matches!(s.feed, Feed::Timeline(x) if Some(x) == t))
+                .count();
+            let waiting = self.edge.waiting.iter().filter(|w| w.relay == id).count();
+            let r = &mut self.edge.relays[id];
+            r.readers(sessions + waiting, now);
+            any |= r.is_active() || r.is_wanted() || t.is_some();
+        }
+        self.edge.next_count = any.then(|| now + Duration::from_secs(1));
+    }
+
+    /// The SDP readers get for a relay's timeline when the origin's codec is passed through.
+    pub(super) fn relay_sdp(&self, timeline: TimelineId, server: IpAddr) -> Option<String> {
+        let id = self
+            .edge
+            .timelines
+            .iter()
+            .position(|t| *t == Some(timeline))?;
+        let r = &self.edge.relays[id];
+        let d = r.described.as_ref()?;
+        (!d.is_jpeg()).then(|| {
+            d.announced
+                .reader_sdp(&r.spec.name, server, self.config.fps)
+        })
+    }
+
+    pub(super) fn relay_passthrough(&self, timeline: TimelineId) -> bool {
+        self.edge
+            .timelines
+            .iter()
+            .position(|t| *t == Some(timeline))
+            .and_then(|id| self.edge.relays[id].described.as_ref())
+            .is_some_and(|d| !d.is_jpeg())
+    }
+}
