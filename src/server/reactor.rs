@@ -216,10 +216,11 @@ impl Server {
     /// Serves until [`ShutdownHandle::shutdown`], then ends every session with RTCP BYE.
     pub fn run(mut self) -> io::Result<()> {
         info!(
-            "rtspd listening on rtsp://{} (RTP/RTCP on UDP {}-{})",
+            "rtspd listening on rtsp://{} (RTP/RTCP on UDP {}-{}); in a browser: http://{}/",
             self.rtsp_addr,
             self.rtp_addr.port(),
-            self.rtp_addr.port() + 1
+            self.rtp_addr.port() + 1,
+            self.rtsp_addr
         );
         self.worker = Some(Worker::spawn(self.shutdown.waker.clone())?);
         set_timer_slack(Duration::from_micros(1));
