@@ -70,6 +70,8 @@ pub enum Event {
         fps: Option<f64>,
     },
     State(PlayerState),
+    /// The server said its stream is over (RTCP BYE, with its reason if any).
+    Ended(Option<String>),
     /// Something went wrong that the user should see; playback may go on.
     Error(String),
     Recording(Option<PathBuf>),
@@ -181,6 +183,18 @@ impl Client {
 
     pub fn counters(&self) -> Counters {
         self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Asks for TEARDOWN and the thread's end without waiting for either (a play queue moving
+    /// on): see [`Client::is_finished`], and [`Client::shutdown`] to wait.
+    pub fn close(&self) {
+        let _ = self.tx.send(ToNet::Quit);
+        let _ = self.waker.wake();
+    }
+
+    /// True once the network thread has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Tears the session down (waiting up to a second for the reply) and stops the thread.
@@ -396,6 +410,7 @@ impl Driver {
                     fps: d.fps,
                 },
                 EngineEvent::State(s) => Event::State(s),
+                EngineEvent::Bye(reason) => Event::Ended(reason),
                 EngineEvent::Error(msg) => Event::Error(msg),
                 EngineEvent::Frame(f) => {
                     self.deliver(f);

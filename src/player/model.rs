@@ -123,6 +123,8 @@ impl Player {
                 self.error = Some(msg);
             }
             Event::Recording(p) => self.recording = p,
+            // BYE: the state that came with it (Paused) says enough for one stream.
+            Event::Ended(_) => {}
             Event::Closed(reason) => {
                 if let Some(r) = &reason {
                     warn!("{r}");

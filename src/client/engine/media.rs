@@ -170,7 +170,10 @@ impl Engine {
                 rtcp::Packet::Bye(bye) if m.sender_ssrc.is_none_or(|s| bye.ssrcs.contains(&s)) => {
                     info!(
                         "the server said BYE{}",
-                        bye.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                        bye.reason
+                            .as_ref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
                     );
                     // The source has left (RFC 3550 §6.6): no more reports about it.
                     m.sender_ssrc = None;
@@ -178,6 +181,8 @@ impl Engine {
                     if self.state == PlayerState::Playing {
                         self.set_state(PlayerState::Paused);
                     }
+                    // A play queue moves on when its entry's source says it is done.
+                    self.emit(EngineEvent::Bye(bye.reason));
                 }
                 _ => {}
             }

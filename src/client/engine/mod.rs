@@ -199,6 +199,9 @@ pub enum EngineEvent {
         payload_type: u8,
         packet: Vec<u8>,
     },
+    /// The sender said RTCP BYE (RFC 3550 §6.6), with its reason if it gave one: its stream has
+    /// ended (rtspd says it at the end of a movie with `--no-loop`, and at shutdown).
+    Bye(Option<String>),
     /// Something the user should see; playback may go on. One line.
     Error(String),
     /// The engine has stopped, with the reason when it was not a TEARDOWN. Always the last event.

@@ -358,7 +358,14 @@ fn bye_from_the_sender_pauses_and_ends_reports() {
     assert_eq!(h.e.state(), PlayerState::Playing, "not our sender's BYE");
     assert!(h.e.poll_timeout().is_some());
     h.rtcp(&bye(SSRC));
-    assert_eq!(states(&h.events()), [PlayerState::Paused]);
+    assert_eq!(
+        h.events(),
+        [
+            EngineEvent::State(PlayerState::Paused),
+            EngineEvent::Bye(Some("end".into()))
+        ],
+        "the state, then the end of the stream for a play queue"
+    );
     let keepalive = Some(t0() + Duration::from_secs(30));
     assert_eq!(
         h.e.poll_timeout(),
