@@ -1,6 +1,6 @@
-//! rtsp-sdl: plays an RTSP MJPEG stream in an SDL2 window (or headless). Argument parsing and
-//! wiring only: the protocol is `client::engine`, the network thread `client::driver`, the
-//! window and the headless mode `player`.
+//! rtsp-sdl: plays RTSP MJPEG streams in an SDL2 window (or headless), one after the other when
+//! given several. Argument parsing and wiring only: the protocol is `client::engine`, the network
+//! thread `client::driver`, the play queue, the window and the headless mode `player`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,21 +11,29 @@ use argh::FromArgs;
 use log::error;
 
 use rtsp_mjpeg::client::target::Target;
-use rtsp_mjpeg::client::{Command, Options};
+use rtsp_mjpeg::client::Options;
+use rtsp_mjpeg::player::playlist::{self, Entry};
+use rtsp_mjpeg::player::queue::Queue;
 use rtsp_mjpeg::player::run::{self, RunOptions};
 use rtsp_mjpeg::player::{window, Player};
 
-/// Play an RTSP MJPEG stream: `rtsp-sdl rtsp://HOST:PORT/NAME`, or the classic lab client's
-/// arguments `rtsp-sdl SERVER RTSP_PORT RTP_PORT FILE`.
+/// Play RTSP MJPEG streams: `rtsp-sdl rtsp://HOST:PORT/NAME...` (several URLs, or
+/// `--playlist FILE.m3u`, make a play queue), or the classic lab client's arguments
+/// `rtsp-sdl SERVER RTSP_PORT RTP_PORT FILE`.
 ///
 /// Keys: S SETUP, P PLAY, Space PAUSE (PLAY when paused), Q or Esc TEARDOWN and quit,
 /// Left/Right seek 5 s, click on the progress bar to seek, R record to a .Mjpeg file,
-/// F fullscreen, H hide the overlay, ? help. The buttons under the video do the same.
+/// N / B next / previous entry of the queue, F fullscreen, H hide the overlay, ? help. The
+/// buttons under the video do the same.
 #[derive(FromArgs)]
 struct Args {
-    /// an rtsp:// URL (user:password@ allowed), or SERVER RTSP_PORT RTP_PORT FILE
+    /// rtsp:// URLs (user:password@ allowed), played in turn; or SERVER RTSP_PORT RTP_PORT FILE
     #[argh(positional)]
     target: Vec<String>,
+    /// play the rtsp:// URLs listed in this file (M3U: one a line, # lines are metadata), after
+    /// any given on the command line
+    #[argh(option)]
+    playlist: Option<PathBuf>,
     /// receive RTP interleaved on the RTSP connection instead of UDP
     #[argh(switch)]
     tcp: bool,
@@ -65,15 +73,14 @@ fn main() -> ExitCode {
     let started = Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Args = argh::from_env();
-    let opts = match options(&args) {
+    let (opts, queue) = match options(&args) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("rtsp-sdl: {msg}");
             return ExitCode::from(2);
         }
     };
-    let title = format!("rtsp-sdl: {}", opts.target.url());
-    let mut player = match Player::start(opts, started) {
+    let mut player = match Player::with_queue(opts, queue, started) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("rtsp-sdl: {e}");
@@ -93,13 +100,12 @@ fn main() -> ExitCode {
         // Windowed, PLAY waits for the window (connecting and DESCRIBE go on meanwhile), so
         // frames do not queue up, stale, while SDL starts.
         if args.autoplay {
-            player.send(Command::Setup);
-            player.send(Command::Play);
+            player.autoplay();
         }
         unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
         run::headless(&mut player, &run_opts, &INTERRUPTED)
     } else {
-        window::run(&mut player, &run_opts, &title, &INTERRUPTED)
+        window::run(&mut player, &run_opts, &INTERRUPTED)
     };
     player.shutdown();
     println!("{}", run::summary(&mut player));
@@ -113,13 +119,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(args: &Args) -> Result<Options, String> {
-    let (target, rtp_port) = match args.target.as_slice() {
-        [url] => (
-            Target::parse_url(url).map_err(|e| e.to_string())?,
-            args.rtp_port.unwrap_or(0),
-        ),
-        [server, port, rtp, file] => {
+/// The session options and the play queue.
+fn options(args: &Args) -> Result<(Options, Queue), String> {
+    let urls = args.target.iter().all(|a| a.contains("://"));
+    let (mut entries, rtp_port) = match args.target.as_slice() {
+        targets if urls => {
+            let entries = targets
+                .iter()
+                .map(|u| Entry::from_url(u))
+                .collect::<Result<Vec<_>, _>>()?;
+            (entries, args.rtp_port.unwrap_or(0))
+        }
+        [server, port, rtp, file] if args.playlist.is_none() => {
             let port = port
                 .parse()
                 .map_err(|_| format!("RTSP port {port:?} is not a port number"))?;
@@ -132,17 +143,37 @@ fn options(args: &Args) -> Result<Options, String> {
                 path: file.clone(),
                 user: None,
             };
-            (target, rtp)
+            let entry = Entry {
+                target,
+                title: None,
+                seconds: None,
+            };
+            (vec![entry], rtp)
         }
         _ => {
             return Err(
-                "expected an rtsp:// URL or SERVER RTSP_PORT RTP_PORT FILE (see --help)".into(),
+                "expected rtsp:// URLs or SERVER RTSP_PORT RTP_PORT FILE (see --help)".into(),
             )
         }
     };
-    let mut o = Options::new(target);
+    if let Some(path) = &args.playlist {
+        entries.extend(playlist::read(path)?);
+    }
+    if entries.len() > playlist::MAX_ENTRIES {
+        return Err(format!(
+            "more than {} entries to play",
+            playlist::MAX_ENTRIES
+        ));
+    }
+    if entries.len() > 1 && rtp_port != 0 {
+        // Sessions overlap while the old one tears down: one fixed port pair cannot serve both.
+        return Err("--rtp-port plays one stream, not a queue".into());
+    }
+    let queue = Queue::new(entries)
+        .ok_or("expected rtsp:// URLs, --playlist FILE or SERVER RTSP_PORT RTP_PORT FILE")?;
+    let mut o = Options::new(queue.current().target.clone());
     o.rtp_port = rtp_port;
     o.tcp = args.tcp;
     o.bandwidth = args.bandwidth;
-    Ok(o)
+    Ok((o, queue))
 }

@@ -16,10 +16,10 @@ use sdl2::rect::Rect;
 use sdl2::render::{BlendMode, Canvas, Texture, TextureCreator};
 use sdl2::video::{FullscreenType, Window, WindowContext};
 
-use crate::client::{Command, Dialect, PlayerState};
+use crate::client::{Command, Dialect};
 use crate::player::control::{self, Action, Button, Key};
 use crate::player::overlay::{self, Layout};
-use crate::player::run::{done, RunOptions};
+use crate::player::run::{done, finished, RunOptions};
 use crate::player::snapshot::write_image;
 use crate::player::Player;
 
@@ -109,19 +109,21 @@ fn draw_label(canvas: &mut Canvas<Window>, text: &str, area: overlay::Rect) -> R
     canvas.fill_rects(&rects)
 }
 
-/// Plays in a window titled `title` until a stop condition, Q/Esc or the window closing.
-pub fn run(
-    player: &mut Player,
-    opts: &RunOptions,
-    title: &str,
-    interrupted: &AtomicBool,
-) -> Result<(), String> {
+/// The window's title: the queue's entry, or the one stream's URL.
+fn title(player: &Player) -> String {
+    let q = player.queue();
+    let what = q.label().unwrap_or_else(|| q.current().target.url());
+    format!("rtsp-sdl: {what}")
+}
+
+/// Plays in a window until a stop condition, Q/Esc or the window closing.
+pub fn run(player: &mut Player, opts: &RunOptions, interrupted: &AtomicBool) -> Result<(), String> {
     let sdl = sdl2::init().map_err(|e| format!("SDL: {e} (no display? try --headless)"))?;
     let video = sdl
         .video()
         .map_err(|e| format!("SDL video: {e} (no display? try --headless)"))?;
     let window = video
-        .window(title, 640, 480 + overlay::CONTROLS_H)
+        .window(&title(player), 640, 480 + overlay::CONTROLS_H)
         .position_centered()
         .resizable()
         .build()
@@ -129,8 +131,7 @@ pub fn run(
     let mut canvas = window.into_canvas().build().map_err(|e| e.to_string())?;
     let tc = canvas.texture_creator();
     if opts.autoplay {
-        player.send(Command::Setup);
-        player.send(Command::Play);
+        player.autoplay();
     }
     let mut events = sdl.event_pump()?;
     let mut video_tex: Option<(Texture, usize, usize)> = None;
@@ -209,6 +210,13 @@ pub fn run(
             }
         }
         dirty |= player.poll_events();
+        if player.entry_over() && player.next_entry()? {
+            canvas
+                .window_mut()
+                .set_title(&title(player))
+                .map_err(|e| e.to_string())?;
+            dirty = true;
+        }
         let frame = player.next_frame(Duration::from_millis(5));
         if let Some(f) = &frame {
             if video_tex
@@ -277,14 +285,17 @@ pub fn run(
             help.draw(&mut canvas, layout.video)?;
         } else if show_overlay {
             let s = player.snapshot(now);
+            let label = player.queue().label();
             let mut lines = overlay::status_lines(
+                label.as_deref(),
                 player.state,
                 player.error.as_deref(),
                 &s,
                 player.recording.is_some(),
             );
             if player.dialect == Dialect::Lab {
-                lines[0].push_str("  (lab server)");
+                let state_line = usize::from(label.is_some());
+                lines[state_line].push_str("  (lab server)");
             }
             panel.update(&tc, lines)?;
             panel.draw(&mut canvas, layout.video)?;
@@ -303,11 +314,9 @@ pub fn run(
             }
             return r;
         }
-        if player.state == PlayerState::Closed && player.closed.is_some() && opts.frames.is_some() {
-            return Err(player
-                .error
-                .clone()
-                .unwrap_or_else(|| "the stream ended".into()));
+        // Asked for frames, and the queue's last entry is over: they will not come.
+        if opts.frames.is_some() && player.entry_over() && !player.queue().has_next() {
+            return finished(player, opts);
         }
     }
 }
