@@ -37,6 +37,9 @@ struct Args {
     /// receive RTP interleaved on the RTSP connection instead of UDP
     #[argh(switch)]
     tcp: bool,
+    /// receive RTP by UDP multicast, joining the group and ports the server assigns
+    #[argh(switch)]
+    multicast: bool,
     /// local RTP port for a URL (RTCP is the next one); default: any free pair
     #[argh(option)]
     rtp_port: Option<u16>,
@@ -171,9 +174,16 @@ fn options(args: &Args) -> Result<(Options, Queue), String> {
     }
     let queue = Queue::new(entries)
         .ok_or("expected rtsp:// URLs, --playlist FILE or SERVER RTSP_PORT RTP_PORT FILE")?;
+    if args.tcp && args.multicast {
+        return Err("--tcp and --multicast exclude each other".into());
+    }
+    if args.multicast && rtp_port != 0 {
+        return Err("with --multicast the server assigns the ports: no RTP port".into());
+    }
     let mut o = Options::new(queue.current().target.clone());
     o.rtp_port = rtp_port;
     o.tcp = args.tcp;
+    o.multicast = args.multicast;
     o.bandwidth = args.bandwidth;
     Ok((o, queue))
 }

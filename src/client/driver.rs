@@ -4,11 +4,12 @@
 //! waits on the network. No protocol here: that is all the engine's.
 //!
 //! One mio loop multiplexes the RTSP connection (with interleaved RTP when `--tcp`), the RTP and
-//! RTCP sockets, and a waker for commands; after each wake-up it hands the engine what arrived
+//! RTCP sockets (unicast, or joined to the multicast group SETUP's reply names), and a waker for
+//! commands; after each wake-up it hands the engine what arrived
 //! and the time, then sends what the engine queued and sleeps until its next deadline.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream as StdTcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream as StdTcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -20,8 +21,8 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::client::engine::{
-    self, Command, Config, Dialect, Engine, EngineEvent, MediaTransport, PlayerState,
-    ReceivedFrame, Transmit,
+    self, Command, Config, Dialect, Engine, EngineEvent, MediaTransport, MulticastGroup,
+    PlayerState, ReceivedFrame, Transmit,
 };
 use crate::client::record::Recorder;
 use crate::client::target::Target;
@@ -36,6 +37,8 @@ pub struct Options {
     pub rtp_port: u16,
     /// RTP interleaved on the RTSP connection instead of UDP.
     pub tcp: bool,
+    /// UDP multicast: the server assigns a group and ports, joined once SETUP's reply names them.
+    pub multicast: bool,
     /// How long DESCRIBE may go unanswered before assuming a lab server.
     pub describe_timeout: Duration,
     /// How long any other request may go unanswered.
@@ -52,6 +55,7 @@ impl Options {
             target,
             rtp_port: 0,
             tcp: false,
+            multicast: false,
             describe_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
             report_interval: Duration::from_secs(1),
@@ -221,6 +225,8 @@ struct Driver {
     frames: SyncSender<Frame>,
     shared: Arc<Mutex<Counters>>,
     rtsp: TcpStream,
+    /// Our end of the RTSP connection: the interface multicast groups are joined on.
+    local_ip: IpAddr,
     /// The server closed the RTSP connection.
     eof: bool,
     rtp: Option<UdpSocket>,
@@ -255,11 +261,15 @@ impl Driver {
             .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
         std.set_nodelay(true)?;
         std.set_nonblocking(true)?;
+        let local_ip = std.local_addr()?.ip();
         let mut rtsp = TcpStream::from_std(std);
         poll.registry()
             .register(&mut rtsp, RTSP, Interest::READABLE | Interest::WRITABLE)?;
         let (transport, rtp, rtcp) = if opts.tcp {
             (MediaTransport::Tcp, None, None)
+        } else if opts.multicast {
+            // The sockets come with SETUP's reply, which names the group and its ports.
+            (MediaTransport::Multicast, None, None)
         } else {
             let (mut rtp, mut rtcp) = bind_pair(opts.rtp_port)?;
             poll.registry()
@@ -284,6 +294,7 @@ impl Driver {
             frames,
             shared,
             rtsp,
+            local_ip,
             eof: false,
             rtp,
             rtcp,
@@ -409,6 +420,12 @@ impl Driver {
                     duration: d.duration,
                     fps: d.fps,
                 },
+                EngineEvent::JoinMulticast(g) => {
+                    if let Err(e) = self.join(g) {
+                        self.emit(Event::Error(e));
+                    }
+                    continue;
+                }
                 EngineEvent::State(s) => Event::State(s),
                 EngineEvent::Bye(reason) => Event::Ended(reason),
                 EngineEvent::Error(msg) => Event::Error(msg),
@@ -425,6 +442,30 @@ impl Driver {
             };
             self.emit(ui);
         }
+    }
+
+    /// Receives a multicast group on its RTP and RTCP ports.
+    fn join(&mut self, g: MulticastGroup) -> Result<(), String> {
+        let what = |port: u16, e: io::Error| format!("joining {} port {port}: {e}", g.group);
+        let mut rtp = multicast_socket(g.group, g.rtp_port, self.local_ip, g.ttl)
+            .map_err(|e| what(g.rtp_port, e))?;
+        let mut rtcp = multicast_socket(g.group, g.rtcp_port, self.local_ip, g.ttl)
+            .map_err(|e| what(g.rtcp_port, e))?;
+        let registry = self.poll.registry();
+        registry
+            .register(&mut rtp, RTP, Interest::READABLE)
+            .map_err(|e| what(g.rtp_port, e))?;
+        registry
+            .register(&mut rtcp, RTCP, Interest::READABLE)
+            .map_err(|e| what(g.rtcp_port, e))?;
+        info!(
+            "joined {} ports {}-{} on {}",
+            g.group, g.rtp_port, g.rtcp_port, self.local_ip
+        );
+        // Leaving the group is the kernel's business when the sockets close.
+        self.rtp = Some(rtp);
+        self.rtcp = Some(rtcp);
+        Ok(())
     }
 
     fn emit(&self, e: Event) {
@@ -540,6 +581,56 @@ fn estimated_quality(jpeg: &[u8]) -> Option<u8> {
     let luma = info.components.first()?.tq;
     let table = info.qtables.iter().find(|t| t.id == luma)?;
     estimate_quality(&table.values)
+}
+
+/// A socket receiving `group` on `port`, joined (IP_ADD_MEMBERSHIP) on the interface of our
+/// RTSP connection's address (where the server is). SO_REUSEADDR and SO_REUSEPORT let several
+/// viewers on one host join the same group and ports; every one of them gets each datagram.
+/// It sends our receiver reports too, with the group's TTL when they go to the group.
+fn multicast_socket(
+    group: IpAddr,
+    port: u16,
+    local: IpAddr,
+    ttl: Option<u8>,
+) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = match group {
+        IpAddr::V4(_) => Domain::IPV4,
+        IpAddr::V6(_) => Domain::IPV6,
+    };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    match group {
+        IpAddr::V4(g) => {
+            s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+            let iface = match local {
+                IpAddr::V4(l) if !l.is_unspecified() => l,
+                _ => Ipv4Addr::UNSPECIFIED,
+            };
+            s.join_multicast_v4(&g, &iface)?;
+            if !iface.is_unspecified() {
+                // Reports to the group leave by the same interface.
+                s.set_multicast_if_v4(&iface)?;
+            }
+            // Linux otherwise hands a socket bound to the port every group joined on the host.
+            s.set_multicast_all_v4(false)?;
+            if let Some(ttl) = ttl {
+                s.set_multicast_ttl_v4(u32::from(ttl))?;
+            }
+        }
+        IpAddr::V6(g) => {
+            s.set_only_v6(true)?;
+            s.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+            s.join_multicast_v6(&g, 0)?;
+            s.set_multicast_all_v6(false)?;
+            if let Some(hops) = ttl {
+                s.set_multicast_hops_v6(u32::from(hops))?;
+            }
+        }
+    }
+    s.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(s.into()))
 }
 
 /// RTP on `port` (0: any even port) and RTCP on the next one, both on every interface (the

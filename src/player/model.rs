@@ -337,12 +337,18 @@ impl Player {
         }
     }
 
-    pub fn snapshot(&mut self, now: Instant) -> Snapshot {
+    /// The network side's counters, over every entry so far.
+    pub fn counters(&self) -> Counters {
         let mut c = self.past.clone();
         add(&mut c, &self.client.counters());
         for r in &self.retiring {
             add(&mut c, &r.counters());
         }
+        c
+    }
+
+    pub fn snapshot(&mut self, now: Instant) -> Snapshot {
+        let c = self.counters();
         Snapshot {
             frames: self.shown,
             fps: self.meter.rate(now),

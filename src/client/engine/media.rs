@@ -194,7 +194,7 @@ impl Engine {
     pub(super) fn report_deadline(&self) -> Option<Instant> {
         let m = &self.media;
         let reachable = match self.config.transport {
-            MediaTransport::Udp { .. } => m.server_rtcp.is_some(),
+            MediaTransport::Udp { .. } | MediaTransport::Multicast => m.server_rtcp.is_some(),
             MediaTransport::Tcp => true,
         };
         (self.dialect == Dialect::Standard && m.sender_ssrc.is_some() && reachable)
@@ -232,14 +232,16 @@ impl Engine {
         .write(&mut packet);
         rtcp::Sdes::cname(self.config.ssrc, &self.config.cname).write(&mut packet);
         let transmit = match (self.config.transport, m.server_rtcp) {
-            (MediaTransport::Udp { .. }, Some(to)) => Transmit::Rtcp { to, data: packet },
+            (MediaTransport::Udp { .. } | MediaTransport::Multicast, Some(to)) => {
+                Transmit::Rtcp { to, data: packet }
+            }
             (MediaTransport::Tcp, _) => {
                 let len = (packet.len() as u16).to_be_bytes();
                 let mut framed = vec![b'$', m.channels.1, len[0], len[1]];
                 framed.extend_from_slice(&packet);
                 Transmit::Rtsp(framed)
             }
-            (MediaTransport::Udp { .. }, None) => return,
+            (MediaTransport::Udp { .. } | MediaTransport::Multicast, None) => return,
         };
         self.transmits.push_back(transmit);
         self.counters.reports_sent += 1;
