@@ -5,12 +5,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use argh::FromArgs;
 use log::error;
 
 use rtsp_mjpeg::client::target::Target;
+use rtsp_mjpeg::client::timeline::Timeline;
 use rtsp_mjpeg::client::Options;
 use rtsp_mjpeg::player::playlist::{self, Entry};
 use rtsp_mjpeg::player::queue::Queue;
@@ -64,6 +66,10 @@ struct Args {
     /// at exit, write the last frame (headless) or the window (with overlay) to this PNG or BMP
     #[argh(option)]
     snapshot: Option<PathBuf>,
+    /// at exit, print when each step to the first frame happened (ms from the start) and where
+    /// each frame's time went (decode, queue, upload, present: p50/p99 ms)
+    #[argh(switch)]
+    timings: bool,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -76,13 +82,14 @@ fn main() -> ExitCode {
     let started = Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Args = argh::from_env();
-    let (opts, queue) = match options(&args) {
+    let (mut opts, queue) = match options(&args) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("rtsp-sdl: {msg}");
             return ExitCode::from(2);
         }
     };
+    opts.timeline = Arc::new(Timeline::new(started));
     let mut player = match Player::with_queue(opts, queue, started) {
         Ok(p) => p,
         Err(e) => {
@@ -112,6 +119,10 @@ fn main() -> ExitCode {
     };
     player.shutdown();
     println!("{}", run::summary(&mut player));
+    if args.timings {
+        println!("{}", player.timeline().report());
+        println!("{}", player.breakdown.report());
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {

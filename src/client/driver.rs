@@ -26,6 +26,7 @@ use crate::client::engine::{
 };
 use crate::client::record::Recorder;
 use crate::client::target::Target;
+use crate::client::timeline::{Mark, Timeline};
 use crate::jpeg::decode_rgb;
 use crate::rtp::jpeg::estimate_quality;
 
@@ -47,6 +48,8 @@ pub struct Options {
     pub report_interval: Duration,
     /// The bit rate asked for with `Bandwidth:` on SETUP and PLAY (RFC 2326 §12.6).
     pub bandwidth: Option<u64>,
+    /// Where the first connection, replies, packet, frame and decode are marked.
+    pub timeline: Arc<Timeline>,
 }
 
 impl Options {
@@ -60,6 +63,7 @@ impl Options {
             request_timeout: Duration::from_secs(10),
             report_interval: Duration::from_secs(1),
             bandwidth: None,
+            timeline: Arc::new(Timeline::new(Instant::now())),
         }
     }
 }
@@ -238,6 +242,7 @@ struct Driver {
     decoded: u64,
     /// The engine's last word.
     closed: Option<Option<String>>,
+    timeline: Arc<Timeline>,
 }
 
 impl Driver {
@@ -285,6 +290,7 @@ impl Driver {
         config.request_timeout = opts.request_timeout;
         config.report_interval = opts.report_interval;
         config.bandwidth = opts.bandwidth;
+        opts.timeline.mark(Mark::Connected);
         info!("connected to {addr}");
         Ok(Driver {
             engine: Engine::new(config, Instant::now()),
@@ -303,6 +309,7 @@ impl Driver {
             dropped: 0,
             decoded: 0,
             closed: None,
+            timeline: opts.timeline,
         })
     }
 
@@ -356,6 +363,9 @@ impl Driver {
             }
         }
         self.engine.handle_timeout(now);
+        if self.engine.counters().packets > 0 {
+            self.timeline.mark_at(Mark::FirstPacket, now);
+        }
         self.drain();
         if !self.eof {
             self.flush()?;
@@ -415,18 +425,28 @@ impl Driver {
         }
         while let Some(e) = self.engine.poll_event() {
             let ui = match e {
-                EngineEvent::Described(d) => Event::Described {
-                    dialect: d.dialect,
-                    duration: d.duration,
-                    fps: d.fps,
-                },
+                EngineEvent::Described(d) => {
+                    self.timeline.mark(Mark::Described);
+                    Event::Described {
+                        dialect: d.dialect,
+                        duration: d.duration,
+                        fps: d.fps,
+                    }
+                }
                 EngineEvent::JoinMulticast(g) => {
                     if let Err(e) = self.join(g) {
                         self.emit(Event::Error(e));
                     }
                     continue;
                 }
-                EngineEvent::State(s) => Event::State(s),
+                EngineEvent::State(s) => {
+                    match s {
+                        PlayerState::Ready => self.timeline.mark(Mark::SetUp),
+                        PlayerState::Playing => self.timeline.mark(Mark::Playing),
+                        _ => {}
+                    }
+                    Event::State(s)
+                }
                 EngineEvent::Bye(reason) => Event::Ended(reason),
                 EngineEvent::Error(msg) => Event::Error(msg),
                 EngineEvent::Frame(f) => {
@@ -499,9 +519,11 @@ impl Driver {
                 self.emit(Event::Recording(None));
             }
         }
+        self.timeline.mark_at(Mark::FirstFrame, f.completed);
         match decode_rgb(&f.jpeg) {
             Ok(img) => {
                 self.decoded += 1;
+                self.timeline.mark(Mark::FirstDecoded);
                 let quality = estimated_quality(&f.jpeg);
                 let frame = Frame {
                     rgb: img.pixels,

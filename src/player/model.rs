@@ -10,10 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{info, warn};
 
 use crate::client::record;
+use crate::client::timeline::{Mark, Timeline};
 use crate::client::{Client, Command, Counters, Dialect, Event, Frame, Options, PlayerState};
 use crate::player::control::{Action, Playback};
 use crate::player::queue::{past_end, Queue};
-use crate::player::stats::{Meter, Samples, Snapshot};
+use crate::player::stats::{Breakdown, Meter, Samples, Snapshot};
 
 pub struct Player {
     client: Client,
@@ -57,8 +58,9 @@ pub struct Player {
     pub q: Option<u8>,
     pub quality: Option<u8>,
     meter: Meter,
-    /// Last packet of a frame received to the frame presented.
+    /// Last packet of a frame received to the frame presented, and where that time went.
     pub latency: Samples,
+    pub breakdown: Breakdown,
     pub started: Instant,
     /// When the first frame was decoded (on the network thread).
     pub first_frame: Option<Instant>,
@@ -105,6 +107,7 @@ impl Player {
             quality: None,
             meter: Meter::new(Duration::from_secs(1)),
             latency: Samples::default(),
+            breakdown: Breakdown::default(),
             started,
             first_frame: None,
             first_shown: None,
@@ -113,6 +116,11 @@ impl Player {
 
     pub fn queue(&self) -> &Queue {
         &self.queue
+    }
+
+    /// Where the first steps of the run are marked (shared with every entry's network side).
+    pub fn timeline(&self) -> &Timeline {
+        &self.opts.timeline
     }
 
     /// SETUP and PLAY every entry as it starts (this one at once).
@@ -308,6 +316,7 @@ impl Player {
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
         };
         self.first_frame.get_or_insert(latest.decoded);
+        self.opts.timeline.mark(Mark::FirstTaken);
         while let Ok(f) = self.client.frames.try_recv() {
             self.skipped += 1;
             latest = f;
@@ -320,11 +329,21 @@ impl Player {
     pub fn next_frame_in_order(&mut self, wait: Duration) -> Option<Frame> {
         let f = self.client.frames.recv_timeout(wait).ok()?;
         self.first_frame.get_or_insert(f.decoded);
+        self.opts.timeline.mark(Mark::FirstTaken);
         self.keep(f)
     }
 
-    /// Records that `f` went on screen at `at`.
+    /// Records that `f` went on screen at `at` (headless: was taken for display).
     pub fn presented(&mut self, f: &Frame, at: Instant) {
+        self.presented_after(f, at, at, at);
+    }
+
+    /// Records that `f`, taken from the network side at `taken` and uploaded at `uploaded`,
+    /// went on screen at `at`.
+    pub fn presented_after(&mut self, f: &Frame, taken: Instant, uploaded: Instant, at: Instant) {
+        self.opts.timeline.mark_at(Mark::FirstPresent, at);
+        self.breakdown
+            .record([f.received, f.decoded, taken, uploaded, at]);
         self.shown += 1;
         self.meter.record(at, f.jpeg.len() as u64);
         self.latency.push(at.saturating_duration_since(f.received));

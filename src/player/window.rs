@@ -16,6 +16,7 @@ use sdl2::rect::Rect;
 use sdl2::render::{BlendMode, Canvas, Texture, TextureCreator};
 use sdl2::video::{FullscreenType, Window, WindowContext};
 
+use crate::client::timeline::Mark;
 use crate::client::{Command, Dialect};
 use crate::player::control::{self, Action, Button, Key};
 use crate::player::overlay::{self, Layout};
@@ -122,13 +123,16 @@ pub fn run(player: &mut Player, opts: &RunOptions, interrupted: &AtomicBool) -> 
     let video = sdl
         .video()
         .map_err(|e| format!("SDL video: {e} (no display? try --headless)"))?;
+    player.timeline().mark(Mark::SdlInit);
     let window = video
         .window(&title(player), 640, 480 + overlay::CONTROLS_H)
         .position_centered()
         .resizable()
         .build()
         .map_err(|e| e.to_string())?;
+    player.timeline().mark(Mark::Window);
     let mut canvas = window.into_canvas().build().map_err(|e| e.to_string())?;
+    player.timeline().mark(Mark::Renderer);
     let tc = canvas.texture_creator();
     if opts.autoplay {
         player.autoplay();
@@ -218,6 +222,8 @@ pub fn run(player: &mut Player, opts: &RunOptions, interrupted: &AtomicBool) -> 
             dirty = true;
         }
         let frame = player.next_frame(Duration::from_millis(5));
+        let taken = Instant::now();
+        let mut uploaded = taken;
         if let Some(f) = &frame {
             if video_tex
                 .as_ref()
@@ -235,6 +241,8 @@ pub fn run(player: &mut Player, opts: &RunOptions, interrupted: &AtomicBool) -> 
             if let Some((t, w, _)) = video_tex.as_mut() {
                 t.update(None, &f.rgb, *w * 3).map_err(|e| e.to_string())?;
             }
+            uploaded = Instant::now();
+            player.timeline().mark_at(Mark::FirstUpload, uploaded);
             dirty = true;
         }
         if !dirty {
@@ -302,7 +310,7 @@ pub fn run(player: &mut Player, opts: &RunOptions, interrupted: &AtomicBool) -> 
         }
         canvas.present();
         if let Some(f) = &frame {
-            player.presented(f, Instant::now());
+            player.presented_after(f, taken, uploaded, Instant::now());
         }
         if let Some(r) = done(player, opts, started, interrupted) {
             if let Some(path) = &opts.snapshot {
