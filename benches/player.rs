@@ -6,7 +6,8 @@
 //!   copied into the UDP reorder buffer, popped, checked, depacketized (RFC 2435), then the frame
 //!   decoded with `jpeg::decode_rgb` (a fresh buffer, as the player does);
 //! - `player/sdl_present/SIZE/{player_window,native}`: the window's per-frame work in SDL's
-//!   software renderer: `texture.update` (RGB24 streaming texture), `canvas.copy`, `present`;
+//!   software renderer, with the player's hints: the upload (`window::VideoTexture`: RGB into
+//!   an XRGB8888 streaming texture), `canvas.copy`, `present`;
 //!   into a window as the player opens it (640x524, the video scaled to fit) and into a window of
 //!   the frame's own size (1:1). Needs a display: run under `xvfb-run -a -s "-screen 0
 //!   1920x1200x24"`. Without one, that group is skipped with a note.
@@ -24,6 +25,7 @@ use rtsp_mjpeg::jpeg::{decode_rgb, decode_rgb_into};
 use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::media::testmovie::TestMovie;
 use rtsp_mjpeg::player::overlay::{Layout, CONTROLS_H};
+use rtsp_mjpeg::player::window;
 use rtsp_mjpeg::rtp::jpeg::{packetize, Depacketizer, DEFAULT_MAX_PAYLOAD};
 use rtsp_mjpeg::rtp::packet::{RtpHeader, RtpPacket};
 
@@ -177,7 +179,6 @@ fn bench_depack_decode(c: &mut Criterion, clips: &[Clip]) {
 }
 
 fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
-    use sdl2::pixels::PixelFormatEnum;
     use sdl2::rect::Rect;
 
     let skip = |why: String| {
@@ -193,6 +194,8 @@ fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
     if std::env::var_os("SDL_RENDER_DRIVER").is_none() {
         sdl2::hint::set("SDL_RENDER_DRIVER", "software");
     }
+    // What the player's window sets (no OpenGL under the software renderer's window surface).
+    window::set_hints();
     let sdl = match sdl2::init() {
         Ok(s) => s,
         Err(e) => return skip(format!("SDL init: {e}")),
@@ -236,13 +239,8 @@ fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
             };
             let info = canvas.info();
             let tc = canvas.texture_creator();
-            let mut tex = tc
-                .create_texture_streaming(
-                    PixelFormatEnum::RGB24,
-                    clip.width as u32,
-                    clip.height as u32,
-                )
-                .expect("streaming texture");
+            let mut tex =
+                window::VideoTexture::new(&tc, clip.width, clip.height).expect("streaming texture");
             let (ow, oh) = canvas.output_size().expect("output size");
             let l = if kind == "native" {
                 // The whole window, 1:1 (no control strip).
@@ -265,9 +263,8 @@ fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
                 b.iter(|| {
                     let rgb = &rgbs[i % rgbs.len()];
                     i += 1;
-                    tex.update(None, rgb, clip.width * 3)
-                        .expect("texture update");
-                    canvas.copy(&tex, None, Some(dst)).expect("copy");
+                    tex.upload(rgb).expect("texture upload");
+                    canvas.copy(tex.texture(), None, Some(dst)).expect("copy");
                     canvas.present();
                 })
             });

@@ -692,6 +692,33 @@ mod binary {
         // back at all (its parity checks pass) shows a real frame of the movie is on screen.
         let n = read_frame_number(&video, 640, 480).expect("the video's frame number strip");
         assert!(n < 96, "frame {n} of a 96-frame movie");
+        // Its colours are the source's, channels in their places: the top 100 rows of frame n,
+        // shown twice as large, have the same mean red, green and blue.
+        let source = Movie::from_bytes("m", long.to_lab_bytes()).unwrap();
+        let want = decode_rgb(source.frame(n as usize).unwrap()).unwrap();
+        let mean = |rgb: &[u8]| -> [f64; 3] {
+            let mut sum = [0u64; 3];
+            for p in rgb.chunks(3) {
+                for c in 0..3 {
+                    sum[c] += u64::from(p[c]);
+                }
+            }
+            sum.map(|s| s as f64 / (rgb.len() / 3) as f64)
+        };
+        let (shown, source) = (
+            mean(&rgb[..640 * 200 * 3]),
+            mean(&want.pixels[..320 * 100 * 3]),
+        );
+        assert!(
+            (source[0] - source[2]).abs() > 8.0,
+            "red and blue differ in the source: {source:?}"
+        );
+        for c in 0..3 {
+            assert!(
+                (shown[c] - source[c]).abs() < 4.0,
+                "channel {c}: on screen {shown:?}, in the source {source:?}"
+            );
+        }
         let lit = video
             .chunks(3)
             .filter(|p| p.iter().any(|&c| c > 40))

@@ -82,6 +82,10 @@ fn main() -> ExitCode {
     let started = Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Args = argh::from_env();
+    if !args.headless {
+        // Before any thread: it sets environment variables SDL's libraries read.
+        window::prepare_process();
+    }
     let (mut opts, queue) = match options(&args) {
         Ok(o) => o,
         Err(msg) => {

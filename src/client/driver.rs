@@ -27,7 +27,7 @@ use crate::client::engine::{
 use crate::client::record::Recorder;
 use crate::client::target::Target;
 use crate::client::timeline::{Mark, Timeline};
-use crate::jpeg::decode_rgb;
+use crate::jpeg::decode_rgb_into;
 use crate::rtp::jpeg::estimate_quality;
 
 /// How the player reaches the server.
@@ -76,6 +76,8 @@ pub enum Event {
         dialect: Dialect,
         duration: Option<f64>,
         fps: Option<f64>,
+        /// Width and height, when the SDP says (a window can make its texture before frames).
+        size: Option<(u16, u16)>,
     },
     State(PlayerState),
     /// The server said its stream is over (RTCP BYE, with its reason if any).
@@ -128,12 +130,17 @@ enum ToNet {
     Quit,
 }
 
+/// Pixel buffers the UI has finished with, waiting to be decoded into again.
+const SPARE_BUFFERS: usize = 4;
+
 /// The running network side.
 pub struct Client {
     tx: Sender<ToNet>,
     waker: Arc<Waker>,
     pub events: Receiver<Event>,
     pub frames: Receiver<Frame>,
+    /// Where the UI hands back a frame's pixels once shown, so decoding reuses the memory.
+    spare: SyncSender<Vec<u8>>,
     pub counters: Arc<Mutex<Counters>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -156,13 +163,20 @@ impl Client {
         let (tx, rx) = mpsc::channel();
         let (ev_tx, events) = mpsc::channel();
         let (fr_tx, frames) = mpsc::sync_channel(FRAME_QUEUE);
+        let (spare, spare_rx) = mpsc::sync_channel(SPARE_BUFFERS);
         let counters = Arc::new(Mutex::new(Counters::default()));
         let shared = counters.clone();
         let thread = std::thread::Builder::new()
             .name("rtsp-net".into())
             .spawn(move || {
                 let ev = ev_tx.clone();
-                let reason = match Driver::connect(opts, poll, rx, ev_tx, fr_tx, shared) {
+                let channels = Channels {
+                    rx,
+                    ev: ev_tx,
+                    frames: fr_tx,
+                    spare: spare_rx,
+                };
+                let reason = match Driver::connect(opts, poll, channels, shared) {
                     Ok(mut d) => d.run(),
                     Err(e) => Some(e.to_string()),
                 };
@@ -173,9 +187,15 @@ impl Client {
             waker,
             events,
             frames,
+            spare,
             counters,
             thread: Some(thread),
         })
+    }
+
+    /// Gives a shown frame's pixel buffer back for the next decode (dropped if enough wait).
+    pub fn recycle(&self, pixels: Vec<u8>) {
+        let _ = self.spare.try_send(pixels);
     }
 
     pub fn send(&self, cmd: Command) {
@@ -221,12 +241,23 @@ impl Drop for Client {
     }
 }
 
+/// The driver's ends of the channels to and from the UI.
+struct Channels {
+    rx: Receiver<ToNet>,
+    ev: Sender<Event>,
+    frames: SyncSender<Frame>,
+    spare: Receiver<Vec<u8>>,
+}
+
 struct Driver {
     engine: Engine,
     poll: Poll,
     rx: Receiver<ToNet>,
     ev: Sender<Event>,
     frames: SyncSender<Frame>,
+    spare: Receiver<Vec<u8>>,
+    /// One datagram, read into again and again.
+    datagram: Vec<u8>,
     shared: Arc<Mutex<Counters>>,
     rtsp: TcpStream,
     /// Our end of the RTSP connection: the interface multicast groups are joined on.
@@ -249,9 +280,7 @@ impl Driver {
     fn connect(
         opts: Options,
         poll: Poll,
-        rx: Receiver<ToNet>,
-        ev: Sender<Event>,
-        frames: SyncSender<Frame>,
+        channels: Channels,
         shared: Arc<Mutex<Counters>>,
     ) -> io::Result<Driver> {
         let t = &opts.target;
@@ -295,9 +324,11 @@ impl Driver {
         Ok(Driver {
             engine: Engine::new(config, Instant::now()),
             poll,
-            rx,
-            ev,
-            frames,
+            rx: channels.rx,
+            ev: channels.ev,
+            frames: channels.frames,
+            spare: channels.spare,
+            datagram: vec![0; 65_536],
             shared,
             rtsp,
             local_ip,
@@ -392,11 +423,16 @@ impl Driver {
     }
 
     fn read_udp(&mut self, rtcp: bool, now: Instant) {
-        let mut buf = vec![0u8; 65_536];
+        let mut buf = std::mem::take(&mut self.datagram);
+        self.read_udp_into(&mut buf, rtcp, now);
+        self.datagram = buf;
+    }
+
+    fn read_udp_into(&mut self, buf: &mut [u8], rtcp: bool, now: Instant) {
         loop {
             let sock = if rtcp { &self.rtcp } else { &self.rtp };
             let Some(sock) = sock else { return };
-            match sock.recv_from(&mut buf) {
+            match sock.recv_from(buf) {
                 Ok((n, from)) if rtcp => self.engine.handle_rtcp_datagram(from, &buf[..n], now),
                 Ok((n, from)) => self.engine.handle_rtp_datagram(from, &buf[..n], now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -431,6 +467,7 @@ impl Driver {
                         dialect: d.dialect,
                         duration: d.duration,
                         fps: d.fps,
+                        size: d.size,
                     }
                 }
                 EngineEvent::JoinMulticast(g) => {
@@ -520,15 +557,17 @@ impl Driver {
             }
         }
         self.timeline.mark_at(Mark::FirstFrame, f.completed);
-        match decode_rgb(&f.jpeg) {
-            Ok(img) => {
+        // A buffer the UI gave back: no fresh allocation (and page faults) per frame.
+        let mut rgb = self.spare.try_recv().unwrap_or_default();
+        match decode_rgb_into(&f.jpeg, &mut rgb) {
+            Ok((width, height)) => {
                 self.decoded += 1;
                 self.timeline.mark(Mark::FirstDecoded);
                 let quality = estimated_quality(&f.jpeg);
                 let frame = Frame {
-                    rgb: img.pixels,
-                    width: img.width,
-                    height: img.height,
+                    rgb,
+                    width,
+                    height,
                     jpeg: Arc::new(f.jpeg),
                     q: f.q,
                     quality,

@@ -42,6 +42,8 @@ pub struct Player {
     pub dialect: Dialect,
     pub duration: Option<f64>,
     pub fps_hint: Option<f64>,
+    /// The picture's size, when the SDP said.
+    pub described_size: Option<(usize, usize)>,
     /// The last error, for the overlay.
     pub error: Option<String>,
     /// Set once the network side has stopped, with its reason if any.
@@ -96,6 +98,7 @@ impl Player {
             dialect: Dialect::Unknown,
             duration: None,
             fps_hint: None,
+            described_size: None,
             error: None,
             closed: None,
             recording: None,
@@ -127,6 +130,18 @@ impl Player {
     pub fn autoplay(&mut self) {
         self.autoplay = true;
         self.play();
+    }
+
+    /// SETUP this entry now, to PLAY it later with [`Player::autoplay`]: the window sets up
+    /// while SDL starts, and plays once it can show frames (so none waits for the window).
+    pub fn set_up(&mut self) {
+        self.want_play = true;
+        self.send(Command::Setup);
+    }
+
+    /// Gives a frame's pixels back to the network side once they are on screen.
+    pub fn recycle(&self, f: Frame) {
+        self.client.recycle(f.rgb);
     }
 
     /// SETUP and PLAY this entry.
@@ -194,6 +209,7 @@ impl Player {
         self.dialect = Dialect::Unknown;
         self.duration = None;
         self.fps_hint = None;
+        self.described_size = None;
         self.closed = None;
         self.position = None;
         info!("{}", self.queue.entry_line());
@@ -245,10 +261,12 @@ impl Player {
                 dialect,
                 duration,
                 fps,
+                size,
             } => {
                 self.dialect = dialect;
                 self.duration = duration;
                 self.fps_hint = fps;
+                self.described_size = size.map(|(w, h)| (usize::from(w), usize::from(h)));
             }
             Event::State(s) => {
                 self.state = s;

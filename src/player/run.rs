@@ -66,8 +66,7 @@ pub fn headless(
         if player.entry_over() {
             // Its last frames count: they left the network thread before the news of its end.
             while let Some(f) = player.next_frame_in_order(Duration::ZERO) {
-                player.presented(&f, Instant::now());
-                last = Some(f);
+                keep_last(player, &mut last, f);
             }
             if player.next_entry()? {
                 println!("{}", player.queue().entry_line());
@@ -76,8 +75,7 @@ pub fn headless(
             break finished(player, opts);
         }
         if let Some(f) = player.next_frame_in_order(Duration::from_millis(20)) {
-            player.presented(&f, Instant::now());
-            last = Some(f);
+            keep_last(player, &mut last, f);
         }
         let now = Instant::now();
         if now >= next_print {
@@ -104,6 +102,14 @@ pub fn headless(
         info!("snapshot written to {}", path.display());
     }
     result
+}
+
+/// Counts `f` as shown and keeps it (for the snapshot), the one before going back for reuse.
+fn keep_last(player: &mut Player, last: &mut Option<Frame>, f: Frame) {
+    player.presented(&f, Instant::now());
+    if let Some(old) = last.replace(f) {
+        player.recycle(old);
+    }
 }
 
 /// How a run ends with the queue's last entry: an error if entries failed (a single stream's
