@@ -4,7 +4,8 @@
 //! - `player/zune_decode/SIZE`: zune-jpeg alone (`jpeg::decode_rgb_into`, buffer reused);
 //! - `player/depack_decode/SIZE`: what the network thread does per frame: every RTP packet
 //!   copied into the UDP reorder buffer, popped, checked, depacketized (RFC 2435), then the frame
-//!   decoded with `jpeg::decode_rgb` (a fresh buffer, as the player does);
+//!   decoded with `jpeg::decode_rgb_into` into a buffer used again and again (as the player's
+//!   network thread does with the buffers its UI hands back);
 //! - `player/sdl_present/SIZE/{player_window,native}`: the window's per-frame work in SDL's
 //!   software renderer, with the player's hints: the upload (`window::VideoTexture`: RGB into
 //!   an XRGB8888 streaming texture), `canvas.copy`, `present`;
@@ -141,6 +142,7 @@ fn bench_depack_decode(c: &mut Criterion, clips: &[Clip]) {
         // As the client engine does: reorder buffer (64 packets, 40 ms), check, depacketize, decode.
         let mut reorder = Reorder::new(64, Duration::from_millis(40));
         let mut depack = Depacketizer::new(8 << 20);
+        let mut pixels = Vec::new();
         let mut i = 0;
         // Sequence numbers must run on across iterations (the reorder buffer drops "late" ones),
         // so the frames are played in order, wrapping only at the clip's end with a reset.
@@ -164,9 +166,9 @@ fn bench_depack_decode(c: &mut Criterion, clips: &[Clip]) {
                         };
                         let _ = depack.push(&pk);
                         while let Some(f) = depack.pull() {
-                            let img = decode_rgb(&f.data).expect("decodes");
+                            decode_rgb_into(&f.data, &mut pixels).expect("decodes");
                             shown += 1;
-                            black_box(img);
+                            black_box(&pixels);
                         }
                     }
                 }
