@@ -101,6 +101,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.timings {
+        player.breakdown = Some(Default::default());
+    }
     if let Some(path) = &args.record {
         player.record(Some(path.clone()));
     }
@@ -125,7 +128,9 @@ fn main() -> ExitCode {
     println!("{}", run::summary(&mut player));
     if args.timings {
         println!("{}", player.timeline().report());
-        println!("{}", player.breakdown.report());
+        if let Some(b) = &player.breakdown {
+            println!("{}", b.report());
+        }
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,

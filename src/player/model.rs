@@ -60,9 +60,10 @@ pub struct Player {
     pub q: Option<u8>,
     pub quality: Option<u8>,
     meter: Meter,
-    /// Last packet of a frame received to the frame presented, and where that time went.
+    /// Last packet of a frame received to the frame presented.
     pub latency: Samples,
-    pub breakdown: Breakdown,
+    /// Where that time went, when asked for (`--timings`: four more samples a frame).
+    pub breakdown: Option<Breakdown>,
     pub started: Instant,
     /// When the first frame was decoded (on the network thread).
     pub first_frame: Option<Instant>,
@@ -110,7 +111,7 @@ impl Player {
             quality: None,
             meter: Meter::new(Duration::from_secs(1)),
             latency: Samples::default(),
-            breakdown: Breakdown::default(),
+            breakdown: None,
             started,
             first_frame: None,
             first_shown: None,
@@ -360,8 +361,9 @@ impl Player {
     /// went on screen at `at`.
     pub fn presented_after(&mut self, f: &Frame, taken: Instant, uploaded: Instant, at: Instant) {
         self.opts.timeline.mark_at(Mark::FirstPresent, at);
-        self.breakdown
-            .record([f.received, f.decoded, taken, uploaded, at]);
+        if let Some(b) = self.breakdown.as_mut() {
+            b.record([f.received, f.decoded, taken, uploaded, at]);
+        }
         self.shown += 1;
         self.meter.record(at, f.jpeg.len() as u64);
         self.latency.push(at.saturating_duration_since(f.received));
