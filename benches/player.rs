@@ -4,9 +4,11 @@
 //! - `player/zune_decode/SIZE`: zune-jpeg alone (`jpeg::decode_rgb_into`, buffer reused);
 //! - `player/depack_decode/SIZE`: what the network thread does per frame: every RTP packet
 //!   copied into the UDP reorder buffer, popped, checked, depacketized (RFC 2435), then the frame
-//!   decoded with `jpeg::decode_rgb` (a fresh buffer, as the player does);
+//!   decoded with `jpeg::decode_rgb_into` into a buffer used again and again (as the player's
+//!   network thread does with the buffers its UI hands back);
 //! - `player/sdl_present/SIZE/{player_window,native}`: the window's per-frame work in SDL's
-//!   software renderer: `texture.update` (RGB24 streaming texture), `canvas.copy`, `present`;
+//!   software renderer, with the player's hints: the upload (`window::VideoTexture`: RGB into
+//!   an XRGB8888 streaming texture), `canvas.copy`, `present`;
 //!   into a window as the player opens it (640x524, the video scaled to fit) and into a window of
 //!   the frame's own size (1:1). Needs a display: run under `xvfb-run -a -s "-screen 0
 //!   1920x1200x24"`. Without one, that group is skipped with a note.
@@ -24,6 +26,7 @@ use rtsp_mjpeg::jpeg::{decode_rgb, decode_rgb_into};
 use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::media::testmovie::TestMovie;
 use rtsp_mjpeg::player::overlay::{Layout, CONTROLS_H};
+use rtsp_mjpeg::player::window;
 use rtsp_mjpeg::rtp::jpeg::{packetize, Depacketizer, DEFAULT_MAX_PAYLOAD};
 use rtsp_mjpeg::rtp::packet::{RtpHeader, RtpPacket};
 
@@ -139,6 +142,7 @@ fn bench_depack_decode(c: &mut Criterion, clips: &[Clip]) {
         // As the client engine does: reorder buffer (64 packets, 40 ms), check, depacketize, decode.
         let mut reorder = Reorder::new(64, Duration::from_millis(40));
         let mut depack = Depacketizer::new(8 << 20);
+        let mut pixels = Vec::new();
         let mut i = 0;
         // Sequence numbers must run on across iterations (the reorder buffer drops "late" ones),
         // so the frames are played in order, wrapping only at the clip's end with a reset.
@@ -162,9 +166,9 @@ fn bench_depack_decode(c: &mut Criterion, clips: &[Clip]) {
                         };
                         let _ = depack.push(&pk);
                         while let Some(f) = depack.pull() {
-                            let img = decode_rgb(&f.data).expect("decodes");
+                            decode_rgb_into(&f.data, &mut pixels).expect("decodes");
                             shown += 1;
-                            black_box(img);
+                            black_box(&pixels);
                         }
                     }
                 }
@@ -177,7 +181,6 @@ fn bench_depack_decode(c: &mut Criterion, clips: &[Clip]) {
 }
 
 fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
-    use sdl2::pixels::PixelFormatEnum;
     use sdl2::rect::Rect;
 
     let skip = |why: String| {
@@ -193,6 +196,8 @@ fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
     if std::env::var_os("SDL_RENDER_DRIVER").is_none() {
         sdl2::hint::set("SDL_RENDER_DRIVER", "software");
     }
+    // What the player's window sets (no OpenGL under the software renderer's window surface).
+    window::set_hints();
     let sdl = match sdl2::init() {
         Ok(s) => s,
         Err(e) => return skip(format!("SDL init: {e}")),
@@ -236,13 +241,8 @@ fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
             };
             let info = canvas.info();
             let tc = canvas.texture_creator();
-            let mut tex = tc
-                .create_texture_streaming(
-                    PixelFormatEnum::RGB24,
-                    clip.width as u32,
-                    clip.height as u32,
-                )
-                .expect("streaming texture");
+            let mut tex =
+                window::VideoTexture::new(&tc, clip.width, clip.height).expect("streaming texture");
             let (ow, oh) = canvas.output_size().expect("output size");
             let l = if kind == "native" {
                 // The whole window, 1:1 (no control strip).
@@ -265,9 +265,8 @@ fn bench_sdl(c: &mut Criterion, clips: &[Clip]) {
                 b.iter(|| {
                     let rgb = &rgbs[i % rgbs.len()];
                     i += 1;
-                    tex.update(None, rgb, clip.width * 3)
-                        .expect("texture update");
-                    canvas.copy(&tex, None, Some(dst)).expect("copy");
+                    tex.upload(rgb).expect("texture upload");
+                    canvas.copy(tex.texture(), None, Some(dst)).expect("copy");
                     canvas.present();
                 })
             });

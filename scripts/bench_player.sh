@@ -4,14 +4,19 @@
 #     16, so 1088 stands in for 1080): ffmpeg -threads 1 on the same frames, zune-jpeg alone, the
 #     player's depacketize+decode, SDL upload+present (criterion, benches/player.rs);
 #   - network-to-screen latency (last packet of a frame received to presented) p50/p99 and time
-#     to first frame (process start to first decoded frame, and to first frame on screen) of
-#     rtsp-sdl headless and windowed (Xvfb, SDL software renderer), against rtspd on loopback;
+#     to first frame (main() to first decoded frame and to first frame on screen, and process
+#     spawn to first frame on screen) of rtsp-sdl headless and windowed (Xvfb, SDL software
+#     renderer), against rtspd on loopback; with a player that has --timings, the median time of
+#     each step to the first frame and each frame's latency split into decode, queue, upload and
+#     present (p50/p99);
 #   - time to first frame of ffmpeg and gst-launch-1.0 rtspsrc on the same stream.
 #
 # Usage: scripts/bench_player.sh
 # Environment: RUNS (repetitions, median reported; default 5), SIZES (default
 # "640x480 1920x1088"), FRAMES (frames per player run, default 48), SKIP_CRITERION=1 (reuse the
-# last `cargo bench --bench player` results), KEEP=1 (keep the work folder).
+# last `cargo bench --bench player` results), SKIP_PEERS=1 (no ffmpeg/GStreamer rows),
+# PLAYER_BIN (another rtsp-sdl to measure, say an older build, against the same rtspd),
+# KEEP=1 (keep the work folder).
 # Needs: cargo, python3, ffmpeg, gst-launch-1.0 (good plugins: rtspsrc, rtpjpegdepay, jpegdec),
 # Xvfb. A missing peer tool only blanks its rows.
 set -euo pipefail
@@ -25,6 +30,7 @@ SECS=10
 FPS=24
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET/release
+PLAYER=${PLAYER_BIN:-$BIN/rtsp-sdl}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench_player.XXXXXX")
 PIDS=()
 
@@ -103,6 +109,46 @@ elif cmd == "summary":
         if f:
             vals[4] = f.group(1)
     print(" ".join(vals))
+elif cmd == "prun":
+    # prun OUT CMD... -> runs a player, its stdout to OUT; prints first_decoded first_shown
+    # p50 p99 frames (from its summary) and first_shown from spawn (from --timings' main-wall).
+    t0 = time.time()
+    with open(args[0], "w") as out:
+        subprocess.run(args[1:], stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    text = open(args[0], errors="replace").read()
+    vals = ["-"] * 6
+    s = [l for l in text.splitlines() if l.startswith("summary:")]
+    if s:
+        m = re.search(r"first frame decoded after (\S+?)(?: ms)?, shown after (\S+?)(?: ms)?, "
+                      r"latency p50 (\S+?)(?: ms)? p99 (\S+?)(?: ms)?$", s[-1].strip())
+        if m:
+            vals[:4] = m.groups()
+        f = re.match(r"summary: (\d+) frames shown", s[-1])
+        if f:
+            vals[4] = f.group(1)
+    w = re.search(r"main-wall=([\d.]+)", text)
+    if w and num(vals[1]) is not None:
+        vals[5] = f"{(float(w.group(1)) - t0) * 1e3 + num(vals[1]):.1f}"
+    print(" ".join(vals))
+elif cmd == "spans":
+    # spans FILE... -> the median of each --timings mark and frame span over the runs
+    marks, spans = {}, {}
+    for path in args:
+        for line in open(path, errors="replace"):
+            if line.startswith("timings:"):
+                for k, v in re.findall(r"([\w-]+)=([\d.]+)", line):
+                    if k != "main-wall":
+                        marks.setdefault(k, []).append(float(v))
+            if line.startswith("frame-spans:"):
+                for k, a, b in re.findall(r"(\w+)=([\d.]+)/([\d.]+)", line):
+                    spans.setdefault(k, []).append((float(a), float(b)))
+    if marks:
+        order = sorted(marks, key=lambda k: statistics.median(marks[k]))
+        print(", ".join(f"{k} {statistics.median(marks[k]):.1f}" for k in order))
+        print(", ".join(f"{k} {statistics.median(a for a, _ in v):.2f}/{statistics.median(b for _, b in v):.2f}"
+                        for k, v in spans.items()))
+    else:
+        print("(no --timings in this player)")
 elif cmd == "crit":
     # crit DIR NAME -> frames/s from criterion's median time per frame
     p = os.path.join(args[0], args[1], "new", "estimates.json")
@@ -253,29 +299,31 @@ log "rtspd on port $PORT"
 url() { echo "rtsp://127.0.0.1:$PORT/$1.Mjpeg"; }
 
 # ---- 4. the player: headless and windowed ----
-player_run() { # player_run MODE SIZE -> first_decoded first_shown p50 p99 frames
+TIMINGS=()
+if "$PLAYER" --help 2>/dev/null | grep -- --timings >/dev/null; then TIMINGS=(--timings); fi
+RUN_NO=0
+player_run() { # player_run MODE SIZE -> first_decoded first_shown p50 p99 frames shown_from_spawn
     local extra=(--headless)
     [[ $1 == windowed ]] && extra=()
-    with_display timeout 60 "$BIN/rtsp-sdl" "$(url "$2")" --autoplay --frames "$FRAMES" "${extra[@]}" \
-        >"$WORK/player.out" 2>"$WORK/player.err" || true
-    h summary "$WORK/player.out"
+    RUN_NO=$((RUN_NO + 1))
+    with_display python3 "$WORK/h.py" prun "$WORK/player-$1-$2-$RUN_NO.out" timeout 60 "$PLAYER" "$(url "$2")" \
+        --autoplay --frames "$FRAMES" "${extra[@]}" "${TIMINGS[@]}"
 }
 declare -A PL
 for s in $SIZES; do
     for mode in headless windowed; do
         if [[ $mode == windowed && -z $DISPLAY_NUM ]]; then
-            PL[$mode,$s]="- - - - -"
+            PL[$mode,$s]="- - - - - -"
             continue
         fi
-        PL[$mode,$s]=$(repeat "0 0 2 2 0" 5 player_run "$mode" "$s")
-        log "rtsp-sdl $mode $s: first decoded / shown / p50 / p99 / frames: ${PL[$mode,$s]}"
+        PL[$mode,$s]=$(repeat "0 0 2 2 0 0" 6 player_run "$mode" "$s")
+        log "rtsp-sdl $mode $s: first decoded / shown / p50 / p99 / frames / shown from spawn: ${PL[$mode,$s]}"
         if [[ $(awk '{print $5}' <<<"${PL[$mode,$s]}") == "-" ]]; then
-            log "rtsp-sdl $mode $s printed no summary; last stderr:"
-            tail -5 "$WORK/player.err" >&2
+            log "rtsp-sdl $mode $s printed no summary"
         fi
     done
 done
-EXEC_MS=$(repeat 1 1 h wall "$BIN/rtsp-sdl" --help)
+EXEC_MS=$(repeat 1 1 h wall "$PLAYER" --help)
 
 # ---- 5. peers: time to first decoded frame (first byte of raw video on stdout) ----
 declare -A PEER
@@ -284,13 +332,13 @@ for s in $SIZES; do
     PEER[ffmpeg,$s]="- -"
     PEER[ffmpeg_ld,$s]="- -"
     PEER[gst,$s]="- -"
-    if have ffmpeg; then
+    if have ffmpeg && [[ ${SKIP_PEERS:-0} != 1 ]]; then
         PEER[ffmpeg,$s]=$(repeat 1 2 h ttff 30 ffmpeg -nostdin -loglevel error -i "$u" \
             -frames:v 1 -f rawvideo pipe:1)
         PEER[ffmpeg_ld,$s]=$(repeat 1 2 h ttff 30 ffmpeg -nostdin -loglevel error \
             -fflags nobuffer -probesize 32 -analyzeduration 0 -i "$u" -frames:v 1 -f rawvideo pipe:1)
     fi
-    if have gst-launch-1.0; then
+    if have gst-launch-1.0 && [[ ${SKIP_PEERS:-0} != 1 ]]; then
         PEER[gst,$s]=$(repeat 1 2 h ttff 30 gst-launch-1.0 -q rtspsrc location="$u" latency=0 \
             ! rtpjpegdepay ! jpegdec ! identity eos-after=2 ! fdsink fd=1)
     fi
@@ -303,7 +351,9 @@ lat() { local a b; a=$(f "$1" 3); b=$(f "$1" 4); [[ $a == - ]] && echo "-" || ec
 echo
 echo "## Player benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load at start $load, median of $RUNS runs)"
 echo
-echo "| path | size | decode fps (1 core) | latency p50 / p99 ms | first decoded ms | first on screen ms | notes |"
+echo "Player: $PLAYER"
+echo
+echo "| path | size | decode fps (1 core) | latency p50 / p99 ms | first decoded ms | first on screen ms (from spawn) | notes |"
 echo "|---|---|---:|---:|---:|---:|---|"
 for s in $SIZES; do
     win_fps=$(h serial "${DEPACK[$s]}" "${SDL_WIN[$s]}")
@@ -314,8 +364,8 @@ for s in $SIZES; do
     echo "| player depacketize + decode | $s | ${DEPACK[$s]} | | | | criterion; reorder buffer, RFC 2435, decode_rgb |"
     echo "| player SDL upload + present (software) | $s | ${SDL_WIN[$s]} | | | | criterion; 640x524 window as the player opens it |"
     echo "| player SDL upload + present (software), 1:1 | $s | ${SDL_NATIVE[$s]} | | | | criterion; window the frame's size |"
-    echo "| rtsp-sdl --headless | $s | ${DEPACK[$s]} | $(lat "$ph") | $(f "$ph" 1) | $(f "$ph" 2) | "on screen": taken for display; $(f "$ph" 5) frames shown (paced at $FPS fps) |"
-    echo "| rtsp-sdl windowed (Xvfb, software) | $s | $win_fps | $(lat "$pw") | $(f "$pw" 1) | $(f "$pw" 2) | fps: depack+decode then present, serial on one core; $(f "$pw" 5) frames shown |"
+    echo "| rtsp-sdl --headless | $s | ${DEPACK[$s]} | $(lat "$ph") | $(f "$ph" 1) | $(f "$ph" 2) ($(f "$ph" 6)) | "on screen": taken for display; $(f "$ph" 5) frames shown (paced at $FPS fps) |"
+    echo "| rtsp-sdl windowed (Xvfb, software) | $s | $win_fps | $(lat "$pw") | $(f "$pw" 1) | $(f "$pw" 2) ($(f "$pw" 6)) | fps: depack+decode then present, serial on one core; $(f "$pw" 5) frames shown |"
     echo "| ffmpeg -i rtsp:// (defaults) | $s | | | $(f "${PEER[ffmpeg,$s]}" 1) | | first raw frame on stdout; exit after $(f "${PEER[ffmpeg,$s]}" 2) ms |"
     echo "| ffmpeg -fflags nobuffer -probesize 32 -analyzeduration 0 | $s | | | $(f "${PEER[ffmpeg_ld,$s]}" 1) | | exit after $(f "${PEER[ffmpeg_ld,$s]}" 2) ms |"
     echo "| gst-launch-1.0 rtspsrc latency=0 ! rtpjpegdepay ! jpegdec | $s | | | $(f "${PEER[gst,$s]}" 1) | | first I420 frame on stdout; exit after $(f "${PEER[gst,$s]}" 2) ms |"
@@ -327,6 +377,17 @@ for s in $SIZES; do
     echo "- $s: player depack+decode / ffmpeg = $(h ratio "${DEPACK[$s]}" "${FF_FPS[$s]}"), player / zune-jpeg = $(h ratio "${DEPACK[$s]}" "${ZUNE[$s]}"), zune-jpeg / ffmpeg = $(h ratio "${ZUNE[$s]}" "${FF_FPS[$s]}")"
 done
 echo
-echo "Player times to first frame are the player's own (from main(), in its summary line); the"
-echo "peers' are from spawn, so they include exec and library loading. rtsp-sdl spawn to exit of"
-echo "\`--help\`: $EXEC_MS ms. Latency is last packet of a frame received to the frame presented."
+echo "Player times to first frame are the player's own (from main(), in its summary line), and in"
+echo "brackets from spawn (with --timings); the peers' are from spawn, so they include exec and"
+echo "library loading. rtsp-sdl spawn to exit of \`--help\`: $EXEC_MS ms. Latency is last packet of"
+echo "a frame received to the frame presented."
+echo
+echo "Where the time went (medians over the runs; marks in ms from main(), frame spans p50/p99 ms):"
+echo
+for s in $SIZES; do
+    for mode in headless windowed; do
+        compgen -G "$WORK/player-$mode-$s-*.out" >/dev/null || continue
+        echo "- $mode $s:"
+        h spans "$WORK"/player-$mode-$s-*.out | sed 's/^/  /'
+    done
+done

@@ -10,7 +10,8 @@ need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in pkg-config libsdl2-dev ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base \
          gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav xvfb xauth \
-         python3-gi gir1.2-gst-rtsp-server-1.0 haproxy chromium chromium-driver python3-selenium; do
+         python3-gi gir1.2-gst-rtsp-server-1.0 haproxy chromium chromium-driver python3-selenium \
+         iproute2 util-linux; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -19,7 +20,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
-for tool in ffmpeg ffprobe gst-launch-1.0 Xvfb xvfb-run /usr/bin/python3 haproxy chromium chromedriver; do
+for tool in ffmpeg ffprobe gst-launch-1.0 Xvfb xvfb-run /usr/bin/python3 haproxy chromium chromedriver \
+            ip unshare tc; do
   command -v "$tool" >/dev/null || { echo "ERROR: $tool is missing and could not be installed" >&2; exit 1; }
 done
 /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" ||

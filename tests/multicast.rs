@@ -3,9 +3,10 @@
 //!
 //! A viewer of the test's own (an RTSP session whose socket joins the group, bound with
 //! SO_REUSEADDR like every viewer) stays for the whole test; ffmpeg
-//! (`-rtsp_transport udp_multicast`) then GStreamer (`rtspsrc protocols=udp-mcast`) join the same
-//! group on the same host and must decode the movie's own pixels, while the test's viewer sees
-//! one stream, not one per viewer.
+//! (`-rtsp_transport udp_multicast`), GStreamer (`rtspsrc protocols=udp-mcast`) and
+//! `rtsp-sdl --multicast` join the same group on the same host one after the other, and ffmpeg
+//! and GStreamer must decode the movie's own pixels, while the test's viewer sees one stream, not
+//! one per viewer.
 //!
 //! ffmpeg and GStreamer are not run at the same time: GStreamer hears its own receiver reports
 //! looped back from the group (on one host), takes them for an SSRC collision and sends BYE to
@@ -141,6 +142,27 @@ fn ffmpeg_and_gstreamer_play_one_multicast_stream_on_the_servers_host() {
             "GStreamer's frames: {numbers:?}"
         );
     }
+
+    // rtsp-sdl --multicast, headless, on the same host and group.
+    let out = Command::new(env!("CARGO_BIN_EXE_rtsp-sdl"))
+        .args([
+            "--headless",
+            "--autoplay",
+            "--multicast",
+            "--frames",
+            "24",
+            &url,
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rtsp-sdl: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("summary: 24 frames shown"), "{text}");
 
     // All along, one sender: one SSRC, each frame once, as many packets as one viewer needs.
     stop.store(true, Ordering::Relaxed);

@@ -15,7 +15,7 @@ use rtsp_mjpeg::client::{Command, PlayerState};
 use rtsp_mjpeg::client::{Dialect, Frame, Options};
 use rtsp_mjpeg::jpeg::decode_rgb;
 use rtsp_mjpeg::media::movie::Movie;
-use rtsp_mjpeg::media::testmovie::read_frame_number;
+use rtsp_mjpeg::media::testmovie::{read_frame_number, TestMovie};
 use rtsp_mjpeg::player::Player;
 
 fn start(url: &str, tweak: impl FnOnce(&mut Options)) -> Player {
@@ -319,6 +319,96 @@ fn plays_gstreamer_rtsp_server() {
     }
 }
 
+/// Three short movies of different sizes (so each entry's frames say whose they are): 12, 18
+/// and 24 frames at 24 fps.
+const QUEUE: [(&str, u16, u16, f64); 3] = [
+    ("a.Mjpeg", 160, 128, 0.5),
+    ("b.Mjpeg", 192, 144, 0.75),
+    ("c.Mjpeg", 224, 160, 1.0),
+];
+
+fn queue_server(looping: bool) -> TestServer {
+    let media = TempDir::new("queue");
+    for (name, width, height, seconds) in QUEUE {
+        let movie = TestMovie {
+            seconds,
+            width,
+            height,
+            fps: 24,
+            ..Default::default()
+        };
+        common::write_movie(&media.0, name, &movie);
+    }
+    TestServer::start_in(media, |c| c.looping = looping)
+}
+
+fn queue_of(server: &TestServer) -> rtsp_mjpeg::player::queue::Queue {
+    let entries = QUEUE
+        .iter()
+        .map(|(name, ..)| rtsp_mjpeg::player::playlist::Entry::from_url(&server.url(name)).unwrap())
+        .collect();
+    rtsp_mjpeg::player::queue::Queue::new(entries).unwrap()
+}
+
+/// Frames until one of `width` comes (the new entry's), then `n` of them in order.
+fn frames_of_width(p: &mut Player, width: usize, n: usize) -> Vec<Frame> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    while got.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} frames {width} wide (entry {}, error {:?})",
+            got.len(),
+            p.queue().index(),
+            p.error
+        );
+        p.poll_events();
+        if let Some(f) = p.next_frame_in_order(Duration::from_millis(20)) {
+            p.presented(&f, Instant::now());
+            if f.width == width {
+                got.push(f);
+            }
+        }
+    }
+    got
+}
+
+#[test]
+fn n_and_b_move_through_the_queue() {
+    use rtsp_mjpeg::player::control::Action;
+    let server = queue_server(true);
+    let mut o = Options::new(Target::parse_url(&server.url("a.Mjpeg")).unwrap());
+    o.describe_timeout = Duration::from_secs(2);
+    let mut p = Player::with_queue(o, queue_of(&server), Instant::now()).unwrap();
+    p.autoplay();
+    let a = frames_of_width(&mut p, 160, 3);
+    assert_eq!(number(&a[0]), 0, "the first entry from its start");
+    assert_eq!(p.queue().label().as_deref(), Some("1/3 a.Mjpeg"));
+    assert!(!p.act(&Action::Previous));
+    assert_eq!(p.queue().index(), 0, "nothing before the first");
+    p.act(&Action::Next);
+    assert_eq!(p.queue().label().as_deref(), Some("2/3 b.Mjpeg"));
+    let b = frames_of_width(&mut p, 192, 3);
+    assert_eq!(number(&b[0]), 0, "the next entry plays from its start");
+    assert!(p.state == PlayerState::Playing && p.duration == Some(0.75));
+    p.act(&Action::Next);
+    frames_of_width(&mut p, 224, 3);
+    p.act(&Action::Next);
+    assert_eq!(p.queue().index(), 2, "nothing after the last");
+    p.act(&Action::Previous);
+    assert_eq!(p.queue().label().as_deref(), Some("2/3 b.Mjpeg"));
+    frames_of_width(&mut p, 192, 2);
+    let pb = p.playback();
+    assert_eq!((pb.entry, pb.entries), (1, 3));
+    p.shutdown();
+    let s = p.snapshot(Instant::now());
+    assert!(
+        s.frames >= 11 && s.packets > 0,
+        "counted over every entry: {s:?}"
+    );
+    assert!(p.failures.is_empty(), "{:?}", p.failures);
+}
+
 #[cfg(feature = "player")]
 mod binary {
     use super::*;
@@ -379,6 +469,101 @@ mod binary {
         assert!(recorded.frame_count() >= 30, "{}", recorded.frame_count());
     }
 
+    /// The entries' `entry I/N URL` lines, in order, and the summary's frame count.
+    fn queue_output(out: &std::process::Output) -> (Vec<String>, u64) {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let entries = stdout
+            .lines()
+            .filter(|l| l.starts_with("entry "))
+            .map(str::to_string)
+            .collect();
+        let shown = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("summary: "))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no summary: {stdout}"));
+        (entries, shown)
+    }
+
+    /// rtspd `--no-loop` ends each entry with RTCP BYE; a looping rtspd's entries end where
+    /// their range does. Either way each plays once, whole, in order, and the run ends after
+    /// the last.
+    #[test]
+    fn headless_queue_plays_every_entry_once_in_order() {
+        for looping in [false, true] {
+            let server = queue_server(looping);
+            let urls: Vec<String> = QUEUE.iter().map(|(n, ..)| server.url(n)).collect();
+            let started = Instant::now();
+            let mut args: Vec<&str> = urls.iter().map(String::as_str).collect();
+            args.extend(["--headless", "--autoplay"]);
+            let out = run(&args, &[("RUST_LOG", "warn")]);
+            let (entries, shown) = queue_output(&out);
+            let want: Vec<String> = urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| format!("entry {}/3 {u}", i + 1))
+                .collect();
+            assert_eq!(entries, want, "looping {looping}");
+            assert_eq!(
+                shown,
+                12 + 18 + 24,
+                "every frame of every entry, looping {looping}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(20));
+        }
+    }
+
+    /// The same from an M3U file with CRLF, titles and comments; the last frame is the last
+    /// entry's last.
+    #[test]
+    fn headless_playlist_file() {
+        let server = queue_server(false);
+        let dir = TempDir::new("m3u");
+        let list = dir.0.join("list.m3u");
+        let snap = dir.0.join("last.png");
+        let mut text = String::from("#EXTM3U\r\n");
+        for (i, (name, ..)) in QUEUE.iter().enumerate() {
+            text.push_str(&format!(
+                "#EXTINF:-1,Movie {i}\r\n# comment\r\n\r\n{}\r\n",
+                server.url(name)
+            ));
+        }
+        std::fs::write(&list, text).unwrap();
+        let out = run(
+            &[
+                "--playlist",
+                list.to_str().unwrap(),
+                "--headless",
+                "--autoplay",
+                "--snapshot",
+                snap.to_str().unwrap(),
+            ],
+            &[("RUST_LOG", "warn")],
+        );
+        let (entries, shown) = queue_output(&out);
+        assert_eq!(entries.len(), 3, "{entries:?}");
+        assert_eq!(entries[2], format!("entry 3/3 {}", server.url("c.Mjpeg")));
+        assert_eq!(shown, 54);
+        let (w, h, rgb) = decode_png(&snap);
+        assert_eq!((w, h), (224, 160));
+        assert_eq!(read_frame_number(&rgb, w, h), Some(23));
+        // A playlist that is not one: a one-line error naming the line.
+        std::fs::write(&list, "#EXTM3U\nmovie.Mjpeg\n").unwrap();
+        let out = run(&["--playlist", list.to_str().unwrap()], &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("line 2: movie.Mjpeg: not an rtsp:// URL"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn ctrl_c_tears_down_and_exits_zero() {
         let server = TestServer::start(|_| {});
@@ -408,10 +593,7 @@ mod binary {
         let out = run(&["only-two", "args"], &[]);
         assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.starts_with("rtsp-sdl: expected an rtsp:// URL"),
-            "{err}"
-        );
+        assert!(err.starts_with("rtsp-sdl: expected rtsp:// URLs"), "{err}");
         // A port nobody listens on (bound, then released).
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -466,12 +648,19 @@ mod binary {
         if !have_tool("xvfb-run", "window_under_xvfb_shows_video_and_overlay") {
             return;
         }
+        // A queue of two whose first entry (4 s) outlasts the 36 frames asked for, even if a
+        // loaded machine makes the window skip some: Next is enabled, Previous is not.
         let server = TestServer::start(|_| {});
+        let long = TestMovie {
+            seconds: 4.0,
+            ..small_movie()
+        };
+        common::write_movie(&server.media.0, "long.Mjpeg", &long);
         let dir = TempDir::new("xvfb");
         let shot = dir.0.join("window.png");
-        let url = server.url("movie.Mjpeg");
+        let (first, second) = (server.url("long.Mjpeg"), server.url("movie.Mjpeg"));
         let mut child = Proc::new("xvfb-run")
-            .args(["-a", "-s", "-screen 0 1024x768x24", BIN, &url])
+            .args(["-a", "-s", "-screen 0 1024x768x24", BIN, &first, &second])
             .args(["--autoplay", "--frames", "36", "--snapshot"])
             .arg(&shot)
             .env("SDL_RENDER_DRIVER", "software")
@@ -502,7 +691,34 @@ mod binary {
         // Which frame depends on how many a loaded machine made the window skip; that it reads
         // back at all (its parity checks pass) shows a real frame of the movie is on screen.
         let n = read_frame_number(&video, 640, 480).expect("the video's frame number strip");
-        assert!(n < 48, "frame {n} of a 48-frame movie");
+        assert!(n < 96, "frame {n} of a 96-frame movie");
+        // Its colours are the source's, channels in their places: the top 100 rows of frame n,
+        // shown twice as large, have the same mean red, green and blue.
+        let source = Movie::from_bytes("m", long.to_lab_bytes()).unwrap();
+        let want = decode_rgb(source.frame(n as usize).unwrap()).unwrap();
+        let mean = |rgb: &[u8]| -> [f64; 3] {
+            let mut sum = [0u64; 3];
+            for p in rgb.chunks(3) {
+                for c in 0..3 {
+                    sum[c] += u64::from(p[c]);
+                }
+            }
+            sum.map(|s| s as f64 / (rgb.len() / 3) as f64)
+        };
+        let (shown, source) = (
+            mean(&rgb[..640 * 200 * 3]),
+            mean(&want.pixels[..320 * 100 * 3]),
+        );
+        assert!(
+            (source[0] - source[2]).abs() > 8.0,
+            "red and blue differ in the source: {source:?}"
+        );
+        for c in 0..3 {
+            assert!(
+                (shown[c] - source[c]).abs() < 4.0,
+                "channel {c}: on screen {shown:?}, in the source {source:?}"
+            );
+        }
         let lit = video
             .chunks(3)
             .filter(|p| p.iter().any(|&c| c > 40))
@@ -514,9 +730,17 @@ mod binary {
             .filter(|&(x, y)| px(x, y) == [255, 255, 255])
             .count();
         assert!(white > 300, "overlay text: {white} white pixels");
-        // The button strip under the video: the enabled Pause button's colour.
+        // The button strip under the video: enabled buttons in one colour, disabled ones dimmed.
+        use rtsp_mjpeg::player::control::Button;
         let layout = rtsp_mjpeg::player::overlay::Layout::compute(w as u32, h as u32, 640, 480);
-        let pause = layout.buttons[2].1;
-        assert_eq!(px(pause.x as usize + 2, pause.y as usize + 2), [70, 70, 90]);
+        let colour = |b: Button| {
+            let (_, r) = layout.buttons.iter().find(|(k, _)| *k == b).unwrap();
+            px(r.x as usize + 2, r.y as usize + 2).to_vec()
+        };
+        let (on, off) = ([70, 70, 90], [35, 35, 40]);
+        assert_eq!(colour(Button::Pause), on, "playing: Pause is enabled");
+        assert_eq!(colour(Button::Next), on, "a second entry to go to");
+        assert_eq!(colour(Button::Previous), off, "nothing before the first");
+        assert_eq!(colour(Button::Setup), off, "already set up");
     }
 }

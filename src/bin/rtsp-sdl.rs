@@ -1,34 +1,47 @@
-//! rtsp-sdl: plays an RTSP MJPEG stream in an SDL2 window (or headless). Argument parsing and
-//! wiring only: the protocol is `client::engine`, the network thread `client::driver`, the
-//! window and the headless mode `player`.
+//! rtsp-sdl: plays RTSP MJPEG streams in an SDL2 window (or headless), one after the other when
+//! given several. Argument parsing and wiring only: the protocol is `client::engine`, the network
+//! thread `client::driver`, the play queue, the window and the headless mode `player`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use argh::FromArgs;
 use log::error;
 
 use rtsp_mjpeg::client::target::Target;
-use rtsp_mjpeg::client::{Command, Options};
+use rtsp_mjpeg::client::timeline::Timeline;
+use rtsp_mjpeg::client::Options;
+use rtsp_mjpeg::player::playlist::{self, Entry};
+use rtsp_mjpeg::player::queue::Queue;
 use rtsp_mjpeg::player::run::{self, RunOptions};
 use rtsp_mjpeg::player::{window, Player};
 
-/// Play an RTSP MJPEG stream: `rtsp-sdl rtsp://HOST:PORT/NAME`, or the classic lab client's
-/// arguments `rtsp-sdl SERVER RTSP_PORT RTP_PORT FILE`.
+/// Play RTSP MJPEG streams: `rtsp-sdl rtsp://HOST:PORT/NAME...` (several URLs, or
+/// `--playlist FILE.m3u`, make a play queue), or the classic lab client's arguments
+/// `rtsp-sdl SERVER RTSP_PORT RTP_PORT FILE`.
 ///
 /// Keys: S SETUP, P PLAY, Space PAUSE (PLAY when paused), Q or Esc TEARDOWN and quit,
 /// Left/Right seek 5 s, click on the progress bar to seek, R record to a .Mjpeg file,
-/// F fullscreen, H hide the overlay, ? help. The buttons under the video do the same.
+/// N / B next / previous entry of the queue, F fullscreen, H hide the overlay, ? help. The
+/// buttons under the video do the same.
 #[derive(FromArgs)]
 struct Args {
-    /// an rtsp:// URL (user:password@ allowed), or SERVER RTSP_PORT RTP_PORT FILE
+    /// rtsp:// URLs (user:password@ allowed), played in turn; or SERVER RTSP_PORT RTP_PORT FILE
     #[argh(positional)]
     target: Vec<String>,
+    /// play the rtsp:// URLs listed in this file (M3U: one a line, # lines are metadata), after
+    /// any given on the command line
+    #[argh(option)]
+    playlist: Option<PathBuf>,
     /// receive RTP interleaved on the RTSP connection instead of UDP
     #[argh(switch)]
     tcp: bool,
+    /// receive RTP by UDP multicast, joining the group and ports the server assigns
+    #[argh(switch)]
+    multicast: bool,
     /// local RTP port for a URL (RTCP is the next one); default: any free pair
     #[argh(option)]
     rtp_port: Option<u16>,
@@ -53,6 +66,10 @@ struct Args {
     /// at exit, write the last frame (headless) or the window (with overlay) to this PNG or BMP
     #[argh(option)]
     snapshot: Option<PathBuf>,
+    /// at exit, print when each step to the first frame happened (ms from the start) and where
+    /// each frame's time went (decode, queue, upload, present: p50/p99 ms)
+    #[argh(switch)]
+    timings: bool,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -65,21 +82,28 @@ fn main() -> ExitCode {
     let started = Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Args = argh::from_env();
-    let opts = match options(&args) {
+    if !args.headless {
+        // Before any thread: it sets environment variables SDL's libraries read.
+        window::prepare_process();
+    }
+    let (mut opts, queue) = match options(&args) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("rtsp-sdl: {msg}");
             return ExitCode::from(2);
         }
     };
-    let title = format!("rtsp-sdl: {}", opts.target.url());
-    let mut player = match Player::start(opts, started) {
+    opts.timeline = Arc::new(Timeline::new(started));
+    let mut player = match Player::with_queue(opts, queue, started) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("rtsp-sdl: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if args.timings {
+        player.breakdown = Some(Default::default());
+    }
     if let Some(path) = &args.record {
         player.record(Some(path.clone()));
     }
@@ -93,16 +117,21 @@ fn main() -> ExitCode {
         // Windowed, PLAY waits for the window (connecting and DESCRIBE go on meanwhile), so
         // frames do not queue up, stale, while SDL starts.
         if args.autoplay {
-            player.send(Command::Setup);
-            player.send(Command::Play);
+            player.autoplay();
         }
         unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
         run::headless(&mut player, &run_opts, &INTERRUPTED)
     } else {
-        window::run(&mut player, &run_opts, &title, &INTERRUPTED)
+        window::run(&mut player, &run_opts, &INTERRUPTED)
     };
     player.shutdown();
     println!("{}", run::summary(&mut player));
+    if args.timings {
+        println!("{}", player.timeline().report());
+        if let Some(b) = &player.breakdown {
+            println!("{}", b.report());
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
@@ -113,13 +142,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(args: &Args) -> Result<Options, String> {
-    let (target, rtp_port) = match args.target.as_slice() {
-        [url] => (
-            Target::parse_url(url).map_err(|e| e.to_string())?,
-            args.rtp_port.unwrap_or(0),
-        ),
-        [server, port, rtp, file] => {
+/// The session options and the play queue.
+fn options(args: &Args) -> Result<(Options, Queue), String> {
+    let urls = args.target.iter().all(|a| a.contains("://"));
+    let (mut entries, rtp_port) = match args.target.as_slice() {
+        targets if urls => {
+            let entries = targets
+                .iter()
+                .map(|u| Entry::from_url(u))
+                .collect::<Result<Vec<_>, _>>()?;
+            (entries, args.rtp_port.unwrap_or(0))
+        }
+        [server, port, rtp, file] if args.playlist.is_none() => {
             let port = port
                 .parse()
                 .map_err(|_| format!("RTSP port {port:?} is not a port number"))?;
@@ -132,17 +166,44 @@ fn options(args: &Args) -> Result<Options, String> {
                 path: file.clone(),
                 user: None,
             };
-            (target, rtp)
+            let entry = Entry {
+                target,
+                title: None,
+                seconds: None,
+            };
+            (vec![entry], rtp)
         }
         _ => {
             return Err(
-                "expected an rtsp:// URL or SERVER RTSP_PORT RTP_PORT FILE (see --help)".into(),
+                "expected rtsp:// URLs or SERVER RTSP_PORT RTP_PORT FILE (see --help)".into(),
             )
         }
     };
-    let mut o = Options::new(target);
+    if let Some(path) = &args.playlist {
+        entries.extend(playlist::read(path)?);
+    }
+    if entries.len() > playlist::MAX_ENTRIES {
+        return Err(format!(
+            "more than {} entries to play",
+            playlist::MAX_ENTRIES
+        ));
+    }
+    if entries.len() > 1 && rtp_port != 0 {
+        // Sessions overlap while the old one tears down: one fixed port pair cannot serve both.
+        return Err("--rtp-port plays one stream, not a queue".into());
+    }
+    let queue = Queue::new(entries)
+        .ok_or("expected rtsp:// URLs, --playlist FILE or SERVER RTSP_PORT RTP_PORT FILE")?;
+    if args.tcp && args.multicast {
+        return Err("--tcp and --multicast exclude each other".into());
+    }
+    if args.multicast && rtp_port != 0 {
+        return Err("with --multicast the server assigns the ports: no RTP port".into());
+    }
+    let mut o = Options::new(queue.current().target.clone());
     o.rtp_port = rtp_port;
     o.tcp = args.tcp;
+    o.multicast = args.multicast;
     o.bandwidth = args.bandwidth;
-    Ok(o)
+    Ok((o, queue))
 }

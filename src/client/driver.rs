@@ -4,11 +4,12 @@
 //! waits on the network. No protocol here: that is all the engine's.
 //!
 //! One mio loop multiplexes the RTSP connection (with interleaved RTP when `--tcp`), the RTP and
-//! RTCP sockets, and a waker for commands; after each wake-up it hands the engine what arrived
+//! RTCP sockets (unicast, or joined to the multicast group SETUP's reply names), and a waker for
+//! commands; after each wake-up it hands the engine what arrived
 //! and the time, then sends what the engine queued and sleeps until its next deadline.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream as StdTcpStream, ToSocketAddrs};
+use std::net::{IpAddr, TcpStream as StdTcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -20,12 +21,14 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::client::engine::{
-    self, Command, Config, Dialect, Engine, EngineEvent, MediaTransport, PlayerState,
-    ReceivedFrame, Transmit,
+    self, Command, Config, Dialect, Engine, EngineEvent, MediaTransport, MulticastGroup,
+    PlayerState, ReceivedFrame, Transmit,
 };
 use crate::client::record::Recorder;
+use crate::client::sockets::{bind_pair, multicast_socket};
 use crate::client::target::Target;
-use crate::jpeg::decode_rgb;
+use crate::client::timeline::{Mark, Timeline};
+use crate::jpeg::decode_rgb_into;
 use crate::rtp::jpeg::estimate_quality;
 
 /// How the player reaches the server.
@@ -36,6 +39,8 @@ pub struct Options {
     pub rtp_port: u16,
     /// RTP interleaved on the RTSP connection instead of UDP.
     pub tcp: bool,
+    /// UDP multicast: the server assigns a group and ports, joined once SETUP's reply names them.
+    pub multicast: bool,
     /// How long DESCRIBE may go unanswered before assuming a lab server.
     pub describe_timeout: Duration,
     /// How long any other request may go unanswered.
@@ -44,6 +49,8 @@ pub struct Options {
     pub report_interval: Duration,
     /// The bit rate asked for with `Bandwidth:` on SETUP and PLAY (RFC 2326 §12.6).
     pub bandwidth: Option<u64>,
+    /// Where the first connection, replies, packet, frame and decode are marked.
+    pub timeline: Arc<Timeline>,
 }
 
 impl Options {
@@ -52,10 +59,12 @@ impl Options {
             target,
             rtp_port: 0,
             tcp: false,
+            multicast: false,
             describe_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
             report_interval: Duration::from_secs(1),
             bandwidth: None,
+            timeline: Arc::new(Timeline::new(Instant::now())),
         }
     }
 }
@@ -68,8 +77,12 @@ pub enum Event {
         dialect: Dialect,
         duration: Option<f64>,
         fps: Option<f64>,
+        /// Width and height, when the SDP says (a window can make its texture before frames).
+        size: Option<(u16, u16)>,
     },
     State(PlayerState),
+    /// The server said its stream is over (RTCP BYE, with its reason if any).
+    Ended(Option<String>),
     /// Something went wrong that the user should see; playback may go on.
     Error(String),
     Recording(Option<PathBuf>),
@@ -118,12 +131,17 @@ enum ToNet {
     Quit,
 }
 
+/// Pixel buffers the UI has finished with, waiting to be decoded into again.
+const SPARE_BUFFERS: usize = 4;
+
 /// The running network side.
 pub struct Client {
     tx: Sender<ToNet>,
     waker: Arc<Waker>,
     pub events: Receiver<Event>,
     pub frames: Receiver<Frame>,
+    /// Where the UI hands back a frame's pixels once shown, so decoding reuses the memory.
+    spare: SyncSender<Vec<u8>>,
     pub counters: Arc<Mutex<Counters>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -146,13 +164,20 @@ impl Client {
         let (tx, rx) = mpsc::channel();
         let (ev_tx, events) = mpsc::channel();
         let (fr_tx, frames) = mpsc::sync_channel(FRAME_QUEUE);
+        let (spare, spare_rx) = mpsc::sync_channel(SPARE_BUFFERS);
         let counters = Arc::new(Mutex::new(Counters::default()));
         let shared = counters.clone();
         let thread = std::thread::Builder::new()
             .name("rtsp-net".into())
             .spawn(move || {
                 let ev = ev_tx.clone();
-                let reason = match Driver::connect(opts, poll, rx, ev_tx, fr_tx, shared) {
+                let channels = Channels {
+                    rx,
+                    ev: ev_tx,
+                    frames: fr_tx,
+                    spare: spare_rx,
+                };
+                let reason = match Driver::connect(opts, poll, channels, shared) {
                     Ok(mut d) => d.run(),
                     Err(e) => Some(e.to_string()),
                 };
@@ -163,9 +188,15 @@ impl Client {
             waker,
             events,
             frames,
+            spare,
             counters,
             thread: Some(thread),
         })
+    }
+
+    /// Gives a shown frame's pixel buffer back for the next decode (dropped if enough wait).
+    pub fn recycle(&self, pixels: Vec<u8>) {
+        let _ = self.spare.try_send(pixels);
     }
 
     pub fn send(&self, cmd: Command) {
@@ -181,6 +212,18 @@ impl Client {
 
     pub fn counters(&self) -> Counters {
         self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Asks for TEARDOWN and the thread's end without waiting for either (a play queue moving
+    /// on): see [`Client::is_finished`], and [`Client::shutdown`] to wait.
+    pub fn close(&self) {
+        let _ = self.tx.send(ToNet::Quit);
+        let _ = self.waker.wake();
+    }
+
+    /// True once the network thread has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Tears the session down (waiting up to a second for the reply) and stops the thread.
@@ -199,14 +242,27 @@ impl Drop for Client {
     }
 }
 
+/// The driver's ends of the channels to and from the UI.
+struct Channels {
+    rx: Receiver<ToNet>,
+    ev: Sender<Event>,
+    frames: SyncSender<Frame>,
+    spare: Receiver<Vec<u8>>,
+}
+
 struct Driver {
     engine: Engine,
     poll: Poll,
     rx: Receiver<ToNet>,
     ev: Sender<Event>,
     frames: SyncSender<Frame>,
+    spare: Receiver<Vec<u8>>,
+    /// One datagram, read into again and again.
+    datagram: Vec<u8>,
     shared: Arc<Mutex<Counters>>,
     rtsp: TcpStream,
+    /// Our end of the RTSP connection: the interface multicast groups are joined on.
+    local_ip: IpAddr,
     /// The server closed the RTSP connection.
     eof: bool,
     rtp: Option<UdpSocket>,
@@ -218,15 +274,14 @@ struct Driver {
     decoded: u64,
     /// The engine's last word.
     closed: Option<Option<String>>,
+    timeline: Arc<Timeline>,
 }
 
 impl Driver {
     fn connect(
         opts: Options,
         poll: Poll,
-        rx: Receiver<ToNet>,
-        ev: Sender<Event>,
-        frames: SyncSender<Frame>,
+        channels: Channels,
         shared: Arc<Mutex<Counters>>,
     ) -> io::Result<Driver> {
         let t = &opts.target;
@@ -241,11 +296,15 @@ impl Driver {
             .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
         std.set_nodelay(true)?;
         std.set_nonblocking(true)?;
+        let local_ip = std.local_addr()?.ip();
         let mut rtsp = TcpStream::from_std(std);
         poll.registry()
             .register(&mut rtsp, RTSP, Interest::READABLE | Interest::WRITABLE)?;
         let (transport, rtp, rtcp) = if opts.tcp {
             (MediaTransport::Tcp, None, None)
+        } else if opts.multicast {
+            // The sockets come with SETUP's reply, which names the group and its ports.
+            (MediaTransport::Multicast, None, None)
         } else {
             let (mut rtp, mut rtcp) = bind_pair(opts.rtp_port)?;
             poll.registry()
@@ -261,15 +320,19 @@ impl Driver {
         config.request_timeout = opts.request_timeout;
         config.report_interval = opts.report_interval;
         config.bandwidth = opts.bandwidth;
+        opts.timeline.mark(Mark::Connected);
         info!("connected to {addr}");
         Ok(Driver {
             engine: Engine::new(config, Instant::now()),
             poll,
-            rx,
-            ev,
-            frames,
+            rx: channels.rx,
+            ev: channels.ev,
+            frames: channels.frames,
+            spare: channels.spare,
+            datagram: vec![0; 65_536],
             shared,
             rtsp,
+            local_ip,
             eof: false,
             rtp,
             rtcp,
@@ -278,6 +341,7 @@ impl Driver {
             dropped: 0,
             decoded: 0,
             closed: None,
+            timeline: opts.timeline,
         })
     }
 
@@ -331,6 +395,9 @@ impl Driver {
             }
         }
         self.engine.handle_timeout(now);
+        if self.engine.counters().packets > 0 {
+            self.timeline.mark_at(Mark::FirstPacket, now);
+        }
         self.drain();
         if !self.eof {
             self.flush()?;
@@ -357,11 +424,16 @@ impl Driver {
     }
 
     fn read_udp(&mut self, rtcp: bool, now: Instant) {
-        let mut buf = vec![0u8; 65_536];
+        let mut buf = std::mem::take(&mut self.datagram);
+        self.read_udp_into(&mut buf, rtcp, now);
+        self.datagram = buf;
+    }
+
+    fn read_udp_into(&mut self, buf: &mut [u8], rtcp: bool, now: Instant) {
         loop {
             let sock = if rtcp { &self.rtcp } else { &self.rtp };
             let Some(sock) = sock else { return };
-            match sock.recv_from(&mut buf) {
+            match sock.recv_from(buf) {
                 Ok((n, from)) if rtcp => self.engine.handle_rtcp_datagram(from, &buf[..n], now),
                 Ok((n, from)) => self.engine.handle_rtp_datagram(from, &buf[..n], now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -390,12 +462,30 @@ impl Driver {
         }
         while let Some(e) = self.engine.poll_event() {
             let ui = match e {
-                EngineEvent::Described(d) => Event::Described {
-                    dialect: d.dialect,
-                    duration: d.duration,
-                    fps: d.fps,
-                },
-                EngineEvent::State(s) => Event::State(s),
+                EngineEvent::Described(d) => {
+                    self.timeline.mark(Mark::Described);
+                    Event::Described {
+                        dialect: d.dialect,
+                        duration: d.duration,
+                        fps: d.fps,
+                        size: d.size,
+                    }
+                }
+                EngineEvent::JoinMulticast(g) => {
+                    if let Err(e) = self.join(g) {
+                        self.emit(Event::Error(e));
+                    }
+                    continue;
+                }
+                EngineEvent::State(s) => {
+                    match s {
+                        PlayerState::Ready => self.timeline.mark(Mark::SetUp),
+                        PlayerState::Playing => self.timeline.mark(Mark::Playing),
+                        _ => {}
+                    }
+                    Event::State(s)
+                }
+                EngineEvent::Bye(reason) => Event::Ended(reason),
                 EngineEvent::Error(msg) => Event::Error(msg),
                 EngineEvent::Frame(f) => {
                     self.deliver(f);
@@ -410,6 +500,30 @@ impl Driver {
             };
             self.emit(ui);
         }
+    }
+
+    /// Receives a multicast group on its RTP and RTCP ports.
+    fn join(&mut self, g: MulticastGroup) -> Result<(), String> {
+        let what = |port: u16, e: io::Error| format!("joining {} port {port}: {e}", g.group);
+        let mut rtp = multicast_socket(g.group, g.rtp_port, self.local_ip, g.ttl)
+            .map_err(|e| what(g.rtp_port, e))?;
+        let mut rtcp = multicast_socket(g.group, g.rtcp_port, self.local_ip, g.ttl)
+            .map_err(|e| what(g.rtcp_port, e))?;
+        let registry = self.poll.registry();
+        registry
+            .register(&mut rtp, RTP, Interest::READABLE)
+            .map_err(|e| what(g.rtp_port, e))?;
+        registry
+            .register(&mut rtcp, RTCP, Interest::READABLE)
+            .map_err(|e| what(g.rtcp_port, e))?;
+        info!(
+            "joined {} ports {}-{} on {}",
+            g.group, g.rtp_port, g.rtcp_port, self.local_ip
+        );
+        // Leaving the group is the kernel's business when the sockets close.
+        self.rtp = Some(rtp);
+        self.rtcp = Some(rtcp);
+        Ok(())
     }
 
     fn emit(&self, e: Event) {
@@ -443,14 +557,18 @@ impl Driver {
                 self.emit(Event::Recording(None));
             }
         }
-        match decode_rgb(&f.jpeg) {
-            Ok(img) => {
+        self.timeline.mark_at(Mark::FirstFrame, f.completed);
+        // A buffer the UI gave back: no fresh allocation (and page faults) per frame.
+        let mut rgb = self.spare.try_recv().unwrap_or_default();
+        match decode_rgb_into(&f.jpeg, &mut rgb) {
+            Ok((width, height)) => {
                 self.decoded += 1;
+                self.timeline.mark(Mark::FirstDecoded);
                 let quality = estimated_quality(&f.jpeg);
                 let frame = Frame {
-                    rgb: img.pixels,
-                    width: img.width,
-                    height: img.height,
+                    rgb,
+                    width,
+                    height,
                     jpeg: Arc::new(f.jpeg),
                     q: f.q,
                     quality,
@@ -525,34 +643,6 @@ fn estimated_quality(jpeg: &[u8]) -> Option<u8> {
     let luma = info.components.first()?.tq;
     let table = info.qtables.iter().find(|t| t.id == luma)?;
     estimate_quality(&table.values)
-}
-
-/// RTP on `port` (0: any even port) and RTCP on the next one, both on every interface (the
-/// server may be remote). RTCP is optional for an explicit port: the lab server sends none.
-fn bind_pair(port: u16) -> io::Result<(UdpSocket, Option<UdpSocket>)> {
-    let any = |p: u16| SocketAddr::from(([0, 0, 0, 0], p));
-    if port != 0 {
-        let rtp = UdpSocket::bind(any(port))
-            .map_err(|e| io::Error::new(e.kind(), format!("RTP port {port}: {e}")))?;
-        let rtcp = port
-            .checked_add(1)
-            .and_then(|p| UdpSocket::bind(any(p)).ok());
-        return Ok((rtp, rtcp));
-    }
-    for _ in 0..64 {
-        let rtp = UdpSocket::bind(any(0))?;
-        let p = rtp.local_addr()?.port();
-        if p % 2 == 1 || p == u16::MAX {
-            continue;
-        }
-        if let Ok(rtcp) = UdpSocket::bind(any(p + 1)) {
-            return Ok((rtp, Some(rtcp)));
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AddrInUse,
-        "no free UDP port pair for RTP/RTCP",
-    ))
 }
 
 #[cfg(test)]

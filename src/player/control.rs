@@ -23,6 +23,9 @@ pub enum Action {
     ToggleOverlay,
     ToggleHelp,
     ToggleRecord,
+    /// The next or previous entry of the play queue.
+    Next,
+    Previous,
     /// The key means nothing in this state.
     Nothing,
 }
@@ -39,6 +42,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Left/Right", "seek 5 s back/forward"),
     ("click bar", "seek there"),
     ("R", "start/stop recording to a .Mjpeg file"),
+    ("N / B", "next / previous entry of the queue"),
     ("F", "fullscreen"),
     ("H", "hide/show the overlay"),
     ("?", "this help"),
@@ -52,9 +56,20 @@ pub struct Playback {
     pub position: Option<f64>,
     /// The movie's length, when the server said (seeking needs it).
     pub duration: Option<f64>,
+    /// The play queue: the entry playing (from 0) and how many there are.
+    pub entry: usize,
+    pub entries: usize,
 }
 
 impl Playback {
+    pub fn has_next(&self) -> bool {
+        self.entry + 1 < self.entries
+    }
+
+    pub fn has_previous(&self) -> bool {
+        self.entry > 0 && self.entries > 0
+    }
+
     pub fn can_seek(&self) -> bool {
         matches!(
             self.state,
@@ -75,6 +90,8 @@ pub fn on_key(key: Key, p: &Playback) -> Action {
             'h' => Action::ToggleOverlay,
             '?' => Action::ToggleHelp,
             'r' if p.state != Closed => Action::ToggleRecord,
+            'n' if p.has_next() => Action::Next,
+            'b' if p.has_previous() => Action::Previous,
             _ => Action::Nothing,
         },
         Key::Space => match p.state {
@@ -112,24 +129,36 @@ pub fn bar_time(x: i32, bar_x: i32, bar_w: u32, duration: f64) -> f64 {
     seek_target(frac * duration, 0.0, duration)
 }
 
-/// The command an on-screen button sends.
+/// What an on-screen button does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Button {
+    Previous,
     Setup,
     Play,
     Pause,
     Teardown,
+    Next,
 }
 
 impl Button {
-    pub const ALL: [Button; 4] = [Button::Setup, Button::Play, Button::Pause, Button::Teardown];
+    /// Left to right under the video: the queue's ends around the session's commands.
+    pub const ALL: [Button; 6] = [
+        Button::Previous,
+        Button::Setup,
+        Button::Play,
+        Button::Pause,
+        Button::Teardown,
+        Button::Next,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
+            Button::Previous => "Prev",
             Button::Setup => "Setup",
             Button::Play => "Play",
             Button::Pause => "Pause",
             Button::Teardown => "Teardown",
+            Button::Next => "Next",
         }
     }
 
@@ -141,6 +170,8 @@ impl Button {
             Button::Pause if p.state == PlayerState::Playing => Action::Send(Command::Pause),
             Button::Pause => Action::Nothing,
             Button::Teardown => Action::Quit,
+            Button::Previous => on_key(Key::Char('b'), p),
+            Button::Next => on_key(Key::Char('n'), p),
         }
     }
 
@@ -159,6 +190,8 @@ mod tests {
             state,
             position: Some(12.0),
             duration: Some(60.0),
+            entry: 0,
+            entries: 1,
         }
     }
 
@@ -248,5 +281,41 @@ mod tests {
             "unlike Space, the button only pauses"
         );
         assert_eq!(Button::Teardown.action(&pb(Ready)), Action::Quit);
+    }
+
+    #[test]
+    fn n_and_b_move_through_the_queue() {
+        use PlayerState::*;
+        let at = |entry, entries, state| Playback {
+            entry,
+            entries,
+            ..pb(state)
+        };
+        for s in [Init, Ready, Playing, Paused, Closed] {
+            assert_eq!(on_key(Key::Char('n'), &at(0, 3, s)), Action::Next, "{s}");
+            assert_eq!(on_key(Key::Char('N'), &at(1, 3, s)), Action::Next);
+            assert_eq!(on_key(Key::Char('b'), &at(1, 3, s)), Action::Previous);
+        }
+        assert_eq!(
+            on_key(Key::Char('n'), &at(2, 3, Playing)),
+            Action::Nothing,
+            "nothing after the last"
+        );
+        assert_eq!(
+            on_key(Key::Char('b'), &at(0, 3, Playing)),
+            Action::Nothing,
+            "nothing before the first"
+        );
+        assert_eq!(
+            on_key(Key::Char('n'), &pb(Playing)),
+            Action::Nothing,
+            "one stream"
+        );
+        assert_eq!(Button::Next.action(&at(0, 2, Ready)), Action::Next);
+        assert_eq!(Button::Previous.action(&at(1, 2, Ready)), Action::Previous);
+        assert!(!Button::Previous.enabled(&at(0, 2, Ready)));
+        assert!(!Button::Next.enabled(&at(1, 2, Ready)));
+        assert_eq!(Button::ALL.first(), Some(&Button::Previous));
+        assert_eq!(Button::ALL.last(), Some(&Button::Next));
     }
 }

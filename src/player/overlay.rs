@@ -39,14 +39,17 @@ pub fn frame_line(s: &Snapshot) -> String {
     }
 }
 
-/// The overlay's lines: state, frames and rates, what the frames are, loss, position.
+/// The overlay's lines: the queue's entry (`2/5 NAME`, when there is a queue), state, frames
+/// and rates, what the frames are, loss, position.
 pub fn status_lines(
+    entry: Option<&str>,
     state: PlayerState,
     error: Option<&str>,
     s: &Snapshot,
     recording: bool,
 ) -> Vec<String> {
-    let mut lines = vec![
+    let mut lines: Vec<String> = entry.map(str::to_string).into_iter().collect();
+    lines.extend([
         format!("{state}{}", if recording { "  REC" } else { "" }),
         format!("frame {}  {:.1} fps  {:.0} kbps", s.frames, s.fps, s.kbps),
         frame_line(s),
@@ -61,7 +64,7 @@ pub fn status_lines(
             (Some(p), None) => format_time(p),
             _ => "--:--".to_string(),
         },
-    ];
+    ]);
     if let Some(e) = error {
         lines.push(format!("error: {e}"));
     }
@@ -191,9 +194,11 @@ impl Layout {
             w: win_w.saturating_sub(16),
             h: BAR_H,
         };
-        let bw = 88u32;
+        let n = Button::ALL.len() as u32;
         let gap = 8u32;
-        let total = 4 * bw + 3 * gap;
+        // 88 pixels fit "Teardown" with room; a narrow window narrows them all alike.
+        let bw = (win_w.saturating_sub(16 + (n - 1) * gap) / n).clamp(1, 88);
+        let total = n * bw + (n - 1) * gap;
         let x0 = (win_w.saturating_sub(total) / 2) as i32;
         let by = area_h as i32 + 4 + BAR_H as i32 + 4;
         let buttons = Button::ALL
@@ -278,7 +283,8 @@ mod tests {
             q: Some(255),
             quality: Some(75),
         };
-        let lines = status_lines(PlayerState::Playing, None, &s, true);
+        let lines = status_lines(None, PlayerState::Playing, None, &s, true);
+        assert_eq!(lines.len(), 5);
         assert_eq!(lines[0], "PLAYING  REC");
         assert_eq!(lines[1], "frame 120  24.0 fps  3100 kbps");
         assert_eq!(lines[2], "640x480  Q 255 ~75  16.1 KB/frame");
@@ -300,7 +306,12 @@ mod tests {
             "no Q in whole JPEGs"
         );
         assert_eq!(frame_line(&Snapshot::default()), "no frames yet");
+        let queued = status_lines(Some("2/5 b.Mjpeg"), PlayerState::Playing, None, &s, false);
+        assert_eq!(queued[0], "2/5 b.Mjpeg", "the queue's entry first");
+        let plain = status_lines(None, PlayerState::Playing, None, &s, false);
+        assert_eq!(queued[1..], plain[..], "then the same lines");
         let lines = status_lines(
+            None,
             PlayerState::Init,
             Some("connection refused"),
             &Snapshot::default(),
@@ -353,10 +364,42 @@ mod tests {
         let l = Layout::compute(800, 300 + CONTROLS_H, 1920, 1080);
         assert_eq!((l.video.w, l.video.h), (533, 300));
         assert!(l.bar.y >= 300 && l.bar.w == 784);
-        let (b, r) = l.buttons[2];
+        let kinds: Vec<Button> = l.buttons.iter().map(|(b, _)| *b).collect();
+        assert_eq!(
+            kinds,
+            Button::ALL,
+            "previous and next around the session's buttons"
+        );
+        let (b, r) = l.buttons[3];
         assert_eq!(b, Button::Pause);
         assert_eq!(l.button_at(r.x + 1, r.y + 1), Some(Button::Pause));
         assert_eq!(l.button_at(0, 0), None);
+        for w in l.buttons.windows(2) {
+            let (a, b) = (w[0].1, w[1].1);
+            assert_eq!(b.x - (a.x + a.w as i32), 8, "evenly spaced, no overlap");
+            assert_eq!((a.y, a.w, a.h), (b.y, 88, 24));
+        }
+        let first = l.buttons[0].1.x;
+        let last = l.buttons[5].1;
+        assert_eq!(first, 800 - (last.x + last.w as i32), "centred");
+        // The player's default window (640 wide) fits all six at full width.
+        let l = Layout::compute(640, 480 + CONTROLS_H, 640, 480);
+        assert!(l
+            .buttons
+            .iter()
+            .all(|(_, r)| r.w == 88 && r.x >= 0 && r.x + 88 <= 640));
+        assert_eq!(l.buttons[0].1.x, (640 - (6 * 88 + 5 * 8)) / 2);
+        // A narrow one narrows them rather than overlap or spill.
+        let l = Layout::compute(300, 200 + CONTROLS_H, 640, 480);
+        let last = l.buttons[5].1;
+        assert!(
+            last.x + last.w as i32 <= 300 && l.buttons[0].1.x >= 0,
+            "{l:?}"
+        );
+        assert!(l
+            .buttons
+            .windows(2)
+            .all(|w| w[0].1.x + w[0].1.w as i32 <= w[1].1.x));
         assert_eq!(
             fit(
                 0,

@@ -1,5 +1,6 @@
 //! How a run of the player ends, and the headless mode: no window, every frame taken in order,
-//! a status line each second and a summary at the end (for scripts, CI and benchmarks).
+//! the play queue's entries one after the other, a status line each second and a summary at the
+//! end (for scripts, CI and benchmarks).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +50,8 @@ pub fn done(
     None
 }
 
-/// Plays without a window until a stop condition, printing the overlay's lines each second.
+/// Plays without a window until a stop condition or the end of the queue's last entry,
+/// printing `entry I/N URL` as each entry starts and the overlay's lines each second.
 pub fn headless(
     player: &mut Player,
     opts: &RunOptions,
@@ -58,36 +60,78 @@ pub fn headless(
     let started = Instant::now();
     let mut last: Option<Frame> = None;
     let mut next_print = started + Duration::from_secs(1);
-    loop {
+    println!("{}", player.queue().entry_line());
+    let result = loop {
         player.poll_events();
-        if let Some(reason) = player.closed.clone() {
-            if let Some(n) = opts.frames.filter(|&n| player.shown < n) {
-                return Err(reason.unwrap_or_else(|| {
-                    format!("stream ended after {} of {n} frames", player.shown)
-                }));
+        if player.entry_over() {
+            // Its last frames count: they left the network thread before the news of its end.
+            while let Some(f) = player.next_frame_in_order(Duration::ZERO) {
+                keep_last(player, &mut last, f);
             }
-            return reason.map_or(Ok(()), Err);
+            if player.next_entry()? {
+                println!("{}", player.queue().entry_line());
+                continue;
+            }
+            break finished(player, opts);
         }
         if let Some(f) = player.next_frame_in_order(Duration::from_millis(20)) {
-            player.presented(&f, Instant::now());
-            last = Some(f);
+            keep_last(player, &mut last, f);
         }
         let now = Instant::now();
         if now >= next_print {
             next_print += Duration::from_secs(1);
             let s = player.snapshot(now);
             let recording = player.recording.is_some();
-            let lines = overlay::status_lines(player.state, player.error.as_deref(), &s, recording);
+            let label = player.queue().label();
+            let lines = overlay::status_lines(
+                label.as_deref(),
+                player.state,
+                player.error.as_deref(),
+                &s,
+                recording,
+            );
             println!("{}", lines.join(" | "));
         }
         if let Some(r) = done(player, opts, started, interrupted) {
-            if let (Some(path), Some(f)) = (&opts.snapshot, &last) {
-                write_image(path, f.width, f.height, &f.rgb)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                info!("snapshot written to {}", path.display());
-            }
-            return r;
+            break r;
         }
+    };
+    if let (Some(path), Some(f)) = (&opts.snapshot, &last) {
+        write_image(path, f.width, f.height, &f.rgb)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        info!("snapshot written to {}", path.display());
+    }
+    result
+}
+
+/// Counts `f` as shown and keeps it (for the snapshot), the one before going back for reuse.
+fn keep_last(player: &mut Player, last: &mut Option<Frame>, f: Frame) {
+    player.presented(&f, Instant::now());
+    if let Some(old) = last.replace(f) {
+        player.recycle(old);
+    }
+}
+
+/// How a run ends with the queue's last entry: an error if entries failed (a single stream's
+/// own reason, else how many) or fewer frames came than asked for.
+pub fn finished(player: &Player, opts: &RunOptions) -> Result<(), String> {
+    let why = match player.failures.as_slice() {
+        [] => None,
+        [one] if player.queue().len() == 1 => Some(one.clone()),
+        all @ [.., last] => Some(format!(
+            "{} of {} entries failed, the last: {last}",
+            all.len(),
+            player.queue().len()
+        )),
+    };
+    match (why, opts.frames.filter(|&n| player.shown < n)) {
+        (Some(why), Some(n)) => Err(format!("{why} ({} of {n} frames shown)", player.shown)),
+        (None, Some(n)) => Err(format!(
+            "the stream ended after {} of {n} frames",
+            player.shown
+        )),
+        (Some(why), None) => Err(why),
+        (None, None) => Ok(()),
     }
 }
 

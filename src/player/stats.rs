@@ -90,6 +90,46 @@ impl Samples {
     }
 }
 
+/// Where each frame's time went from its last packet to the screen: decoding (network thread),
+/// waiting for the UI thread to take it, the upload to the texture, and drawing and presenting.
+#[derive(Debug, Clone, Default)]
+pub struct Breakdown {
+    pub decode: Samples,
+    pub queue: Samples,
+    pub upload: Samples,
+    pub present: Samples,
+}
+
+impl Breakdown {
+    /// One frame's times: last packet in, decoded, taken by the UI, uploaded, presented.
+    pub fn record(&mut self, times: [Instant; 5]) {
+        let [received, decoded, taken, uploaded, presented] = times;
+        let span = |a: Instant, b: Instant| b.saturating_duration_since(a);
+        self.decode.push(span(received, decoded));
+        self.queue.push(span(decoded, taken));
+        self.upload.push(span(taken, uploaded));
+        self.present.push(span(uploaded, presented));
+    }
+
+    /// `frame-spans: decode=P50/P99 queue=... upload=... present=...` in milliseconds.
+    pub fn report(&self) -> String {
+        let pct = |s: &Samples, p| {
+            s.percentile(p)
+                .map_or("-".to_string(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
+        };
+        let parts: Vec<String> = [
+            ("decode", &self.decode),
+            ("queue", &self.queue),
+            ("upload", &self.upload),
+            ("present", &self.present),
+        ]
+        .iter()
+        .map(|(name, s)| format!("{name}={}/{}", pct(s, 50.0), pct(s, 99.0)))
+        .collect();
+        format!("frame-spans: {}", parts.join(" "))
+    }
+}
+
 /// What the overlay and the headless report show, as of one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
@@ -155,6 +195,22 @@ mod tests {
         assert_eq!(s.percentile(50.0), Some(Duration::from_millis(50)));
         assert_eq!(s.percentile(99.0), Some(Duration::from_millis(99)));
         assert_eq!(s.percentile(100.0), Some(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn breakdown() {
+        let t = Instant::now();
+        let ms = |n| t + Duration::from_millis(n);
+        let mut b = Breakdown::default();
+        b.record([t, ms(2), ms(3), ms(5), ms(9)]);
+        assert_eq!(
+            b.report(),
+            "frame-spans: decode=2.00/2.00 queue=1.00/1.00 upload=2.00/2.00 present=4.00/4.00"
+        );
+        assert_eq!(
+            Breakdown::default().report(),
+            "frame-spans: decode=-/- queue=-/- upload=-/- present=-/-"
+        );
     }
 
     #[test]

@@ -16,10 +16,11 @@ use sdl2::rect::Rect;
 use sdl2::render::{BlendMode, Canvas, Texture, TextureCreator};
 use sdl2::video::{FullscreenType, Window, WindowContext};
 
-use crate::client::{Command, Dialect, PlayerState};
+use crate::client::timeline::Mark;
+use crate::client::{Command, Dialect};
 use crate::player::control::{self, Action, Button, Key};
 use crate::player::overlay::{self, Layout};
-use crate::player::run::{done, RunOptions};
+use crate::player::run::{done, finished, RunOptions};
 use crate::player::snapshot::write_image;
 use crate::player::Player;
 
@@ -109,31 +110,117 @@ fn draw_label(canvas: &mut Canvas<Window>, text: &str, area: overlay::Rect) -> R
     canvas.fill_rects(&rects)
 }
 
-/// Plays in a window titled `title` until a stop condition, Q/Esc or the window closing.
-pub fn run(
-    player: &mut Player,
-    opts: &RunOptions,
-    title: &str,
-    interrupted: &AtomicBool,
-) -> Result<(), String> {
+/// The window's title: the queue's entry, or the one stream's URL.
+fn title(player: &Player) -> String {
+    let q = player.queue();
+    let what = q.label().unwrap_or_else(|| q.current().target.url());
+    format!("rtsp-sdl: {what}")
+}
+
+/// Settings that must come before any thread starts (they change the environment) and before
+/// SDL does. The player reads keys, never text, so libX11's input method need not parse the
+/// locale's whole Compose table (about 11 ms of CPU before the window can open); without a
+/// session bus (Xvfb, a console), libdbus would fork to look for `dbus-launch`. A user's own
+/// settings of either stay.
+pub fn prepare_process() {
+    for (name, value) in [
+        ("XCOMPOSEFILE", "/dev/null"),
+        ("DBUS_SESSION_BUS_ADDRESS", "disabled:"),
+    ] {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+        }
+    }
+}
+
+/// SDL hints for the window (and its benchmark). No vsync wait on present. With the software
+/// renderer, the window's pixels go to X directly (XShm) rather than through an OpenGL
+/// texture, which under Xvfb means Mesa's llvmpipe: 90-210 ms to start, 3-27 ms a present.
+/// The environment still overrides either.
+pub fn set_hints() {
+    sdl2::hint::set("SDL_FRAMEBUFFER_ACCELERATION", "0");
+    sdl2::hint::set("SDL_RENDER_VSYNC", "0");
+}
+
+/// The video as a streaming texture in the window surface's own format (XRGB8888), so that
+/// drawing it is a copy, not a conversion per pixel as from RGB24.
+pub struct VideoTexture<'a> {
+    texture: Texture<'a>,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl<'a> VideoTexture<'a> {
+    pub fn new(
+        tc: &'a TextureCreator<WindowContext>,
+        width: usize,
+        height: usize,
+    ) -> Result<VideoTexture<'a>, String> {
+        let mut texture = tc
+            .create_texture_streaming(PixelFormatEnum::RGB888, width as u32, height as u32)
+            .map_err(|e| e.to_string())?;
+        // Black, and its memory touched now rather than by the first frame's upload.
+        texture.with_lock(None, |buf, _| buf.fill(0))?;
+        Ok(VideoTexture {
+            texture,
+            width,
+            height,
+        })
+    }
+
+    /// Writes RGB pixels (`width * height * 3` bytes) into the texture, row by row at its
+    /// pitch, as B, G, R, X (XRGB8888 in memory).
+    pub fn upload(&mut self, rgb: &[u8]) -> Result<(), String> {
+        let w = self.width;
+        self.texture.with_lock(None, |buf, pitch| {
+            for (src, dst) in rgb.chunks_exact(w * 3).zip(buf.chunks_mut(pitch)) {
+                for (s, d) in src.chunks_exact(3).zip(dst[..w * 4].chunks_exact_mut(4)) {
+                    d.copy_from_slice(&[s[2], s[1], s[0], 0xff]);
+                }
+            }
+        })
+    }
+
+    pub fn texture(&self) -> &Texture<'a> {
+        &self.texture
+    }
+}
+
+/// How often the overlay's statistics are redrawn while only frames change (state changes and
+/// keys redraw it at once): its text, turned into a texture, is not worth doing 24 times a
+/// second.
+const OVERLAY_EVERY: Duration = Duration::from_millis(250);
+
+/// Plays in a window until a stop condition, Q/Esc or the window closing. With autoplay, SETUP
+/// goes out while SDL starts and PLAY once the window can show frames.
+pub fn run(player: &mut Player, opts: &RunOptions, interrupted: &AtomicBool) -> Result<(), String> {
+    if opts.autoplay {
+        player.set_up();
+    }
+    set_hints();
     let sdl = sdl2::init().map_err(|e| format!("SDL: {e} (no display? try --headless)"))?;
     let video = sdl
         .video()
         .map_err(|e| format!("SDL video: {e} (no display? try --headless)"))?;
+    player.timeline().mark(Mark::SdlInit);
     let window = video
-        .window(title, 640, 480 + overlay::CONTROLS_H)
+        .window(&title(player), 640, 480 + overlay::CONTROLS_H)
         .position_centered()
         .resizable()
         .build()
         .map_err(|e| e.to_string())?;
+    player.timeline().mark(Mark::Window);
     let mut canvas = window.into_canvas().build().map_err(|e| e.to_string())?;
+    player.timeline().mark(Mark::Renderer);
     let tc = canvas.texture_creator();
+    // Made now, at the size the SDP gave (or the window's), rather than when a frame waits.
+    player.poll_events();
+    let (w, h) = player.described_size.unwrap_or((640, 480));
+    let mut video_tex = Some(VideoTexture::new(&tc, w, h)?);
     if opts.autoplay {
-        player.send(Command::Setup);
-        player.send(Command::Play);
+        player.autoplay();
     }
     let mut events = sdl.event_pump()?;
-    let mut video_tex: Option<(Texture, usize, usize)> = None;
     let mut panel = Panel {
         lines: Vec::new(),
         texture: None,
@@ -145,12 +232,12 @@ pub fn run(
     let (mut show_overlay, mut show_help) = (true, false);
     let started = Instant::now();
     let mut dirty = true;
+    let mut overlay_due = started;
+    let mut shown_any = false;
     loop {
         for event in events.poll_iter() {
             let (ww, wh) = canvas.output_size()?;
-            let (vw, vh) = video_tex
-                .as_ref()
-                .map_or((640, 480), |(_, w, h)| (*w as u32, *h as u32));
+            let (vw, vh) = video_size(&video_tex, shown_any);
             let layout = Layout::compute(ww, wh, vw, vh);
             let action = match event {
                 Event::Quit { .. } => Action::Quit,
@@ -188,7 +275,10 @@ pub fn run(
                 }
                 _ => Action::Nothing,
             };
-            dirty |= action != Action::Nothing;
+            if action != Action::Nothing {
+                dirty = true;
+                overlay_due = Instant::now();
+            }
             match action {
                 Action::ToggleFullscreen => {
                     let w = canvas.window_mut();
@@ -208,25 +298,42 @@ pub fn run(
                 }
             }
         }
-        dirty |= player.poll_events();
-        let frame = player.next_frame(Duration::from_millis(5));
+        if player.poll_events() {
+            dirty = true;
+            overlay_due = Instant::now();
+        }
+        if player.entry_over() && player.next_entry()? {
+            canvas
+                .window_mut()
+                .set_title(&title(player))
+                .map_err(|e| e.to_string())?;
+            dirty = true;
+        }
+        // Sleeps until a frame comes (or 5 ms pass, for SDL's events): a frame is drawn the
+        // moment it is decoded, not at the next tick of a timer. With something to draw
+        // already (the empty window at first, which warms up the way to the screen while PLAY
+        // is answered), no sleep.
+        let wait = if dirty {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(5)
+        };
+        let frame = player.next_frame(wait);
+        let taken = Instant::now();
+        let mut uploaded = taken;
         if let Some(f) = &frame {
             if video_tex
                 .as_ref()
-                .is_none_or(|(_, w, h)| (*w, *h) != (f.width, f.height))
+                .is_none_or(|v| (v.width, v.height) != (f.width, f.height))
             {
-                let t = tc
-                    .create_texture_streaming(
-                        PixelFormatEnum::RGB24,
-                        f.width as u32,
-                        f.height as u32,
-                    )
-                    .map_err(|e| e.to_string())?;
-                video_tex = Some((t, f.width, f.height));
+                video_tex = Some(VideoTexture::new(&tc, f.width, f.height)?);
             }
-            if let Some((t, w, _)) = video_tex.as_mut() {
-                t.update(None, &f.rgb, *w * 3).map_err(|e| e.to_string())?;
+            if let Some(v) = video_tex.as_mut() {
+                v.upload(&f.rgb)?;
             }
+            shown_any = true;
+            uploaded = Instant::now();
+            player.timeline().mark_at(Mark::FirstUpload, uploaded);
             dirty = true;
         }
         if !dirty {
@@ -234,67 +341,33 @@ pub fn run(
         }
         dirty = false;
         let (ww, wh) = canvas.output_size()?;
-        let (vw, vh) = video_tex
-            .as_ref()
-            .map_or((640, 480), |(_, w, h)| (*w as u32, *h as u32));
+        let (vw, vh) = video_size(&video_tex, shown_any);
         let layout = Layout::compute(ww, wh, vw, vh);
         canvas.set_draw_color(Color::RGB(0, 0, 0));
         canvas.clear();
-        if let Some((t, _, _)) = &video_tex {
-            canvas.copy(t, None, Some(r(layout.video)))?;
+        if let Some(v) = video_tex.as_ref().filter(|_| shown_any) {
+            canvas.copy(v.texture(), None, Some(r(layout.video)))?;
         }
-        // Progress bar.
-        canvas.set_draw_color(Color::RGB(60, 60, 60));
-        canvas.fill_rect(r(layout.bar))?;
-        if let (Some(p), Some(d)) = (player.position, player.duration.filter(|d| *d > 0.0)) {
-            let filled = (f64::from(layout.bar.w) * (p / d).clamp(0.0, 1.0)) as u32;
-            canvas.set_draw_color(Color::RGB(220, 40, 40));
-            canvas.fill_rect(r(overlay::Rect {
-                w: filled,
-                ..layout.bar
-            }))?;
-        }
-        // Buttons.
-        let pb = player.playback();
-        for (b, area) in &layout.buttons {
-            let on = b.enabled(&pb);
-            canvas.set_draw_color(if on {
-                Color::RGB(70, 70, 90)
-            } else {
-                Color::RGB(35, 35, 40)
-            });
-            canvas.fill_rect(r(*area))?;
-            canvas.set_draw_color(if on {
-                Color::RGB(255, 255, 255)
-            } else {
-                Color::RGB(110, 110, 110)
-            });
-            draw_label(&mut canvas, Button::label(*b), *area)?;
-        }
+        draw_controls(&mut canvas, player, &layout)?;
         let now = Instant::now();
         if show_help {
             help.update(&tc, overlay::help_lines())?;
             help.draw(&mut canvas, layout.video)?;
         } else if show_overlay {
-            let s = player.snapshot(now);
-            let mut lines = overlay::status_lines(
-                player.state,
-                player.error.as_deref(),
-                &s,
-                player.recording.is_some(),
-            );
-            if player.dialect == Dialect::Lab {
-                lines[0].push_str("  (lab server)");
+            if now >= overlay_due {
+                overlay_due = now + OVERLAY_EVERY;
+                panel.update(&tc, status_lines(player, now))?;
             }
-            panel.update(&tc, lines)?;
             panel.draw(&mut canvas, layout.video)?;
         }
         canvas.present();
-        if let Some(f) = &frame {
-            player.presented(f, Instant::now());
+        if let Some(f) = frame {
+            player.presented_after(&f, taken, uploaded, Instant::now());
+            player.recycle(f);
         }
         if let Some(r) = done(player, opts, started, interrupted) {
             if let Some(path) = &opts.snapshot {
+                // What is on screen, overlay and all.
                 let (w, h) = canvas.output_size()?;
                 let pixels = canvas.read_pixels(None, PixelFormatEnum::RGB24)?;
                 write_image(path, w as usize, h as usize, &pixels)
@@ -303,11 +376,69 @@ pub fn run(
             }
             return r;
         }
-        if player.state == PlayerState::Closed && player.closed.is_some() && opts.frames.is_some() {
-            return Err(player
-                .error
-                .clone()
-                .unwrap_or_else(|| "the stream ended".into()));
+        // Asked for frames, and the queue's last entry is over: they will not come.
+        if opts.frames.is_some() && player.entry_over() && !player.queue().has_next() {
+            return finished(player, opts);
         }
     }
+}
+
+/// The picture's size for the layout (the window's own before the first frame).
+fn video_size(v: &Option<VideoTexture>, shown: bool) -> (u32, u32) {
+    v.as_ref()
+        .filter(|_| shown)
+        .map_or((640, 480), |v| (v.width as u32, v.height as u32))
+}
+
+/// The overlay's lines as of `now`.
+fn status_lines(player: &mut Player, now: Instant) -> Vec<String> {
+    let s = player.snapshot(now);
+    let label = player.queue().label();
+    let mut lines = overlay::status_lines(
+        label.as_deref(),
+        player.state,
+        player.error.as_deref(),
+        &s,
+        player.recording.is_some(),
+    );
+    if player.dialect == Dialect::Lab {
+        let state_line = usize::from(label.is_some());
+        lines[state_line].push_str("  (lab server)");
+    }
+    lines
+}
+
+/// The progress bar and the buttons under the video.
+fn draw_controls(
+    canvas: &mut Canvas<Window>,
+    player: &Player,
+    layout: &Layout,
+) -> Result<(), String> {
+    canvas.set_draw_color(Color::RGB(60, 60, 60));
+    canvas.fill_rect(r(layout.bar))?;
+    if let (Some(p), Some(d)) = (player.position, player.duration.filter(|d| *d > 0.0)) {
+        let filled = (f64::from(layout.bar.w) * (p / d).clamp(0.0, 1.0)) as u32;
+        canvas.set_draw_color(Color::RGB(220, 40, 40));
+        canvas.fill_rect(r(overlay::Rect {
+            w: filled,
+            ..layout.bar
+        }))?;
+    }
+    let pb = player.playback();
+    for (b, area) in &layout.buttons {
+        let on = b.enabled(&pb);
+        canvas.set_draw_color(if on {
+            Color::RGB(70, 70, 90)
+        } else {
+            Color::RGB(35, 35, 40)
+        });
+        canvas.fill_rect(r(*area))?;
+        canvas.set_draw_color(if on {
+            Color::RGB(255, 255, 255)
+        } else {
+            Color::RGB(110, 110, 110)
+        });
+        draw_label(canvas, Button::label(*b), *area)?;
+    }
+    Ok(())
 }

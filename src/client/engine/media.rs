@@ -170,7 +170,10 @@ impl Engine {
                 rtcp::Packet::Bye(bye) if m.sender_ssrc.is_none_or(|s| bye.ssrcs.contains(&s)) => {
                     info!(
                         "the server said BYE{}",
-                        bye.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                        bye.reason
+                            .as_ref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
                     );
                     // The source has left (RFC 3550 §6.6): no more reports about it.
                     m.sender_ssrc = None;
@@ -178,6 +181,8 @@ impl Engine {
                     if self.state == PlayerState::Playing {
                         self.set_state(PlayerState::Paused);
                     }
+                    // A play queue moves on when its entry's source says it is done.
+                    self.emit(EngineEvent::Bye(bye.reason));
                 }
                 _ => {}
             }
@@ -189,7 +194,7 @@ impl Engine {
     pub(super) fn report_deadline(&self) -> Option<Instant> {
         let m = &self.media;
         let reachable = match self.config.transport {
-            MediaTransport::Udp { .. } => m.server_rtcp.is_some(),
+            MediaTransport::Udp { .. } | MediaTransport::Multicast => m.server_rtcp.is_some(),
             MediaTransport::Tcp => true,
         };
         (self.dialect == Dialect::Standard && m.sender_ssrc.is_some() && reachable)
@@ -227,14 +232,16 @@ impl Engine {
         .write(&mut packet);
         rtcp::Sdes::cname(self.config.ssrc, &self.config.cname).write(&mut packet);
         let transmit = match (self.config.transport, m.server_rtcp) {
-            (MediaTransport::Udp { .. }, Some(to)) => Transmit::Rtcp { to, data: packet },
+            (MediaTransport::Udp { .. } | MediaTransport::Multicast, Some(to)) => {
+                Transmit::Rtcp { to, data: packet }
+            }
             (MediaTransport::Tcp, _) => {
                 let len = (packet.len() as u16).to_be_bytes();
                 let mut framed = vec![b'$', m.channels.1, len[0], len[1]];
                 framed.extend_from_slice(&packet);
                 Transmit::Rtsp(framed)
             }
-            (MediaTransport::Udp { .. }, None) => return,
+            (MediaTransport::Udp { .. } | MediaTransport::Multicast, None) => return,
         };
         self.transmits.push_back(transmit);
         self.counters.reports_sent += 1;

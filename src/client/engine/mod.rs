@@ -6,8 +6,8 @@
 //! with as many engines as it likes.
 //!
 //! What it follows:
-//! - RFC 2326: requests with CSeq (§12.17), DESCRIBE (§10.2), SETUP over UDP or TCP interleaved
-//!   (§10.4, §10.12, §12.39), PLAY with an optional Range (§10.5, §12.29), PAUSE, TEARDOWN,
+//! - RFC 2326: requests with CSeq (§12.17), DESCRIBE (§10.2), SETUP over UDP unicast or
+//!   multicast or TCP interleaved (§10.4, §10.12, §12.39), PLAY with an optional Range (§10.5, §12.29), PAUSE, TEARDOWN,
 //!   keepalive with GET_PARAMETER (or OPTIONS where that is not implemented) at half the
 //!   session time-out (§12.37), Bandwidth (§12.6), the client states of Appendix A.
 //! - RFC 2617 (via [`crate::rtsp::auth`]): Digest (MD5, with or without qop=auth, stale=TRUE) and
@@ -97,6 +97,18 @@ pub enum MediaTransport {
     Udp { rtp_port: u16 },
     /// Interleaved on the RTSP connection (RFC 2326 §10.12).
     Tcp,
+    /// UDP multicast (RFC 2326 §12.39 `multicast`): the server picks the group and the ports,
+    /// and the driver joins them when told ([`EngineEvent::JoinMulticast`]).
+    Multicast,
+}
+
+/// A multicast group and ports to receive, from SETUP's reply (`destination`, `port`, `ttl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MulticastGroup {
+    pub group: IpAddr,
+    pub rtp_port: u16,
+    pub rtcp_port: u16,
+    pub ttl: Option<u8>,
 }
 
 /// What the engine needs to know; everything but the target has a default.
@@ -192,6 +204,9 @@ pub struct ReceivedFrame {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {
     Described(Description),
+    /// SETUP's reply named the group to receive: join it (before the Ready state that follows,
+    /// so that PLAY's first packets find the sockets there).
+    JoinMulticast(MulticastGroup),
     State(PlayerState),
     Frame(ReceivedFrame),
     /// An RTP packet of a payload type other than JPEG (26), whole, for a relay to pass on.
@@ -199,6 +214,9 @@ pub enum EngineEvent {
         payload_type: u8,
         packet: Vec<u8>,
     },
+    /// The sender said RTCP BYE (RFC 3550 §6.6), with its reason if it gave one: its stream has
+    /// ended (rtspd says it at the end of a movie with `--no-loop`, and at shutdown).
+    Bye(Option<String>),
     /// Something the user should see; playback may go on. One line.
     Error(String),
     /// The engine has stopped, with the reason when it was not a TEARDOWN. Always the last event.

@@ -107,6 +107,8 @@ impl Engine {
                     MediaTransport::Udp { rtp_port: p } => {
                         format!("RTP/AVP;unicast;client_port={p}-{}", p.wrapping_add(1))
                     }
+                    // No ports: the server assigns the group's (RFC 2326 §12.39, `port`).
+                    MediaTransport::Multicast => "RTP/AVP;multicast".to_string(),
                 };
                 req.headers.append("Transport", &transport);
             }
@@ -176,14 +178,18 @@ impl Engine {
                     continue;
                 }
             };
-            if kind == Kind::Setup
-                && self.config.transport == MediaTransport::Tcp
-                && self.dialect == Dialect::Lab
-            {
-                self.emit(EngineEvent::Error(
-                    "the lab server has no TCP transport; use UDP".into(),
-                ));
-                continue;
+            if kind == Kind::Setup && self.dialect == Dialect::Lab {
+                let what = match self.config.transport {
+                    MediaTransport::Tcp => Some("TCP transport"),
+                    MediaTransport::Multicast => Some("multicast"),
+                    MediaTransport::Udp { .. } => None,
+                };
+                if let Some(what) = what {
+                    self.emit(EngineEvent::Error(format!(
+                        "the lab server has no {what}; use UDP"
+                    )));
+                    continue;
+                }
             }
             self.send_request(kind, now);
         }

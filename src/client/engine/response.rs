@@ -7,11 +7,14 @@ use log::{debug, info, warn};
 
 use super::auth::Challenge;
 use super::request::Kind;
-use super::{Description, Dialect, Engine, PlayerState, Transmit};
+use super::{
+    Description, Dialect, Engine, EngineEvent, MediaTransport, MulticastGroup, PlayerState,
+    Transmit,
+};
 use crate::rtsp::headers::{NptRange, RtpInfo, SessionHeader, Transport};
 use crate::rtsp::message::{self, Limits, Message, Response, StatusCode};
 use crate::rtsp::sdp::{resolve_control, Sdp};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 impl Engine {
@@ -229,12 +232,37 @@ impl Engine {
             .headers
             .get("Transport")
             .and_then(|t| Transport::parse(t).ok());
-        if let Some(t) = transport {
+        if let Some(t) = &transport {
             if let Some((_, Some(rtcp))) = t.server_port {
                 self.media.server_rtcp = Some(SocketAddr::new(self.config.server_ip, rtcp));
             }
             if let Some((a, b)) = t.interleaved {
                 self.media.channels = (a, b.unwrap_or(a.wrapping_add(1)));
+            }
+        }
+        if self.config.transport == MediaTransport::Multicast {
+            match transport.as_ref().map(multicast_group) {
+                Some(Ok(g)) => {
+                    info!(
+                        "multicast: group {} ports {}-{}",
+                        g.group, g.rtp_port, g.rtcp_port
+                    );
+                    // Reports go to the server's RTCP port when it gave one, else to the
+                    // group's (RFC 3550 §6: every member hears them; the sender among them).
+                    self.media
+                        .server_rtcp
+                        .get_or_insert(SocketAddr::new(g.group, g.rtcp_port));
+                    self.emit(EngineEvent::JoinMulticast(g));
+                }
+                Some(Err(why)) => {
+                    // Set up, but with nothing to receive: no Ready, so no PLAY; TEARDOWN goes.
+                    self.error(format!("SETUP reply: {why}"));
+                    return;
+                }
+                None => {
+                    self.error("SETUP reply: no Transport to say the multicast group".into());
+                    return;
+                }
             }
         }
         self.set_state(PlayerState::Ready);
@@ -264,4 +292,40 @@ impl Engine {
         }
         self.set_state(PlayerState::Playing);
     }
+}
+
+/// The group and ports a multicast SETUP reply assigns: `multicast;destination=G;port=P-Q;ttl=T`
+/// (RFC 2326 §12.39).
+fn multicast_group(t: &Transport) -> Result<MulticastGroup, String> {
+    if !t.multicast {
+        return Err(format!("asked for multicast, the server answered {t}"));
+    }
+    let dest = t
+        .destination
+        .as_deref()
+        .ok_or("multicast without a destination group")?;
+    let group: IpAddr = dest
+        .parse()
+        .map_err(|_| format!("destination {dest:?} is not an IP address"))?;
+    if !group.is_multicast() {
+        return Err(format!("destination {group} is not a multicast group"));
+    }
+    let (rtp, rtcp) = t.port.ok_or("multicast without a port")?;
+    let bad = || match rtcp {
+        Some(q) => format!("port=\"{rtp}-{q}\""),
+        None => format!("port=\"{rtp}\""),
+    };
+    let rtcp = match rtcp {
+        Some(p) => p,
+        None => rtp.checked_add(1).ok_or_else(bad)?,
+    };
+    if rtp == 0 || rtcp == 0 {
+        return Err(bad());
+    }
+    Ok(MulticastGroup {
+        group,
+        rtp_port: rtp,
+        rtcp_port: rtcp,
+        ttl: t.ttl,
+    })
 }

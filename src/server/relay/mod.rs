@@ -498,6 +498,8 @@ impl Relay {
                 self.take_frames(now);
             }
             EngineEvent::Error(msg) => info!("relay {name}: {msg}"),
+            // BYE also comes as State(Paused), handled above; a relay never asks for multicast.
+            EngineEvent::Bye(_) | EngineEvent::JoinMulticast(_) => {}
             EngineEvent::Closed(reason) => {
                 self.io.push_back(RelayIo::Close { relay: self.id });
                 let why = reason.unwrap_or_else(|| "origin session closed".into());

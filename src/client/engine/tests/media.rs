@@ -7,13 +7,13 @@ use crate::rtp::jpeg::packetize;
 use crate::rtp::packet::RtpHeader;
 use crate::rtp::rtcp::{self, NtpTimestamp, Packet, ReportBlock};
 
-const SSRC: u32 = 0xC0FF_EE00;
+pub(super) const SSRC: u32 = 0xC0FF_EE00;
 
-fn jpeg() -> Vec<u8> {
+pub(super) fn jpeg() -> Vec<u8> {
     crate::jpeg::tests::encode(64, 48, jpeg_encoder::SamplingFactor::F_2_2, None)
 }
 
-fn packet(seq: u16, ts: u32, marker: bool, pt: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn packet(seq: u16, ts: u32, marker: bool, pt: u8, payload: &[u8]) -> Vec<u8> {
     let header = RtpHeader {
         marker,
         payload_type: pt,
@@ -27,7 +27,7 @@ fn packet(seq: u16, ts: u32, marker: bool, pt: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A frame's RTP packets, small enough that it takes several.
-fn frame_packets(jpeg: &[u8], seq0: u16, ts: u32) -> Vec<Vec<u8>> {
+pub(super) fn frame_packets(jpeg: &[u8], seq0: u16, ts: u32) -> Vec<Vec<u8>> {
     let payloads = packetize(jpeg, 300).expect("the test JPEG is carriable");
     let n = payloads.len();
     payloads
@@ -52,7 +52,7 @@ fn three_frames() -> (Vec<u8>, Vec<Vec<Vec<u8>>>) {
     (j, frames)
 }
 
-fn reports(t: &[Transmit]) -> Vec<ReportBlock> {
+pub(super) fn reports(t: &[Transmit]) -> Vec<ReportBlock> {
     t.iter()
         .filter_map(|t| match t {
             Transmit::Rtcp { data, .. } => Some(&data[..]),
@@ -358,7 +358,14 @@ fn bye_from_the_sender_pauses_and_ends_reports() {
     assert_eq!(h.e.state(), PlayerState::Playing, "not our sender's BYE");
     assert!(h.e.poll_timeout().is_some());
     h.rtcp(&bye(SSRC));
-    assert_eq!(states(&h.events()), [PlayerState::Paused]);
+    assert_eq!(
+        h.events(),
+        [
+            EngineEvent::State(PlayerState::Paused),
+            EngineEvent::Bye(Some("end".into()))
+        ],
+        "the state, then the end of the stream for a play queue"
+    );
     let keepalive = Some(t0() + Duration::from_secs(30));
     assert_eq!(
         h.e.poll_timeout(),

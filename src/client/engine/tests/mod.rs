@@ -3,6 +3,7 @@
 //! built by the crate's own packetizer in `media`.
 
 mod media;
+mod multicast;
 mod protocol;
 mod replay;
 
