@@ -239,7 +239,7 @@ impl Server {
             let timeout = match next {
                 Some(t) if t <= now => Some(Duration::ZERO),
                 Some(t) => {
-                    self.timer.arm(t - now)?;
+                    self.timer.arm_for(t, now)?;
                     None
                 }
                 None => None,

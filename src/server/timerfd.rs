@@ -4,10 +4,12 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct TimerFd {
     fd: OwnedFd,
+    /// The deadline it is armed for, so that an unchanged deadline costs no system call.
+    armed: Option<Instant>,
 }
 
 impl TimerFd {
@@ -25,7 +27,19 @@ impl TimerFd {
         // SAFETY: fd was just created and is owned by nothing else.
         Ok(TimerFd {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            armed: None,
         })
+    }
+
+    /// Fires once at `deadline` (`now` is the current time); nothing to do when it is already
+    /// armed for that deadline.
+    pub fn arm_for(&mut self, deadline: Instant, now: Instant) -> io::Result<()> {
+        if self.armed == Some(deadline) {
+            return Ok(());
+        }
+        self.arm(deadline.saturating_duration_since(now))?;
+        self.armed = Some(deadline);
+        Ok(())
     }
 
     /// Fires once, `after` from now (at least a nanosecond: zero would disarm it).
@@ -50,8 +64,9 @@ impl TimerFd {
         Ok(())
     }
 
-    /// Reads the expiry count, so the fd stops being readable.
-    pub fn clear(&self) {
+    /// Reads the expiry count, so the fd stops being readable (and must be armed again).
+    pub fn clear(&mut self) {
+        self.armed = None;
         let mut buf = [0u8; 8];
         // SAFETY: reads at most 8 bytes into an 8-byte buffer; errors (EAGAIN) are ignored.
         unsafe {
@@ -84,12 +99,11 @@ pub fn set_timer_slack(slack: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     #[test]
     fn fires_within_a_fraction_of_a_millisecond() {
         set_timer_slack(Duration::from_micros(1));
-        let t = TimerFd::new().unwrap();
+        let mut t = TimerFd::new().unwrap();
         let mut late = Vec::new();
         for _ in 0..20 {
             let start = Instant::now();

@@ -75,6 +75,11 @@ impl SessionAdapt {
         }
     }
 
+    /// Whether a TCP session's queue is due to be sampled.
+    pub fn queue_sample_due(&self, now: Instant) -> bool {
+        now >= self.next_queue_sample
+    }
+
     pub fn sent_report(&mut self, ntp_middle: u32, now: Instant) {
         if self.reports.len() == SR_MEMORY {
             self.reports.pop_front();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use log::{info, warn};
 
 use crate::server::core::adaptive::frame_bits;
-use crate::server::core::sender::Sent;
+use crate::server::core::sender::{Delivery, Sent};
 use crate::server::core::session::{Feed, Session, State};
 use crate::server::core::{Core, Outbox, Tick};
 use crate::server::source::{FrameRef, SourceInfo, Timeline, TimelineId, CLOCK_RATE};
@@ -112,7 +112,9 @@ impl Core {
         let mut unreadable = 0;
         match source.frame(i, &mut self.cache) {
             Ok(original) => {
-                if s.adapt.is_some() {
+                if s.adapt.as_ref().is_some_and(|a| a.queue_sample_due(now))
+                    && matches!(s.rtp.delivery, Delivery::Tcp { .. })
+                {
                     let bits = self.variant_bits(source.as_ref());
                     Core::adapt_queue(s, now, out, &bits);
                 }

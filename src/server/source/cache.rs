@@ -9,11 +9,41 @@
 //! memory goes when the last holder lets go.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::server::source::FrameRef;
 
 /// (source uid, frame index, variant: 0 for the frame itself, others for adaptive renditions)
 pub type Key = (u64, u32, u8);
+
+/// Keys are small numbers (a source's serial, a frame index, a variant): a multiply-and-rotate
+/// mix spreads them well, at a fraction of SipHash's cost on a lookup made for every frame sent.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 struct Entry {
     frame: FrameRef,
@@ -24,7 +54,7 @@ struct Entry {
 pub struct FrameCache {
     budget: usize,
     held: usize,
-    map: HashMap<Key, Entry>,
+    map: HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>,
     ring: VecDeque<Key>,
     pub hits: u64,
     pub misses: u64,
@@ -37,7 +67,7 @@ impl FrameCache {
         FrameCache {
             budget,
             held: 0,
-            map: HashMap::new(),
+            map: HashMap::default(),
             ring: VecDeque::new(),
             hits: 0,
             misses: 0,
