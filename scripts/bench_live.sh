@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Figures for live streams and relays (README, "Live streams and relays"), on this machine:
 #
-# 1. Publisher-to-reader latency added by rtspd: tests/live_bench.rs, in release, prints a
+# 1. Publisher-to-reader latency added by rtspd: benches/live_latency.rs, in release, prints a
 #    Markdown table (a Rust publisher at 24 fps of 640x480 -> rtspd -> a reader; and the same
 #    publisher straight to the reader, the floor).
 # 2. Readers per relay at full rate: an origin rtspd serving the movie, an edge rtspd relaying
@@ -52,9 +52,8 @@ wait_port() {
 }
 
 if [[ ${BENCH_SKIP_LATENCY:-0} != 1 ]]; then
-    log "latency (cargo test --release --test live_bench)"
-    cargo test --release --quiet --test live_bench -- --ignored --nocapture --test-threads 1 \
-        2>/dev/null | grep '^|'
+    log "latency (cargo bench --bench live_latency)"
+    cargo bench --quiet --bench live_latency 2>/dev/null | grep '^|'
 fi
 
 [[ ${BENCH_SKIP_RELAY:-0} == 1 ]] && exit 0

@@ -1,5 +1,4 @@
-//! Figures for the README, not checks: run with
-//! `cargo test --release --test live_bench -- --ignored --nocapture --test-threads 1`
+//! Figures for the README, not checks: run with `cargo bench --bench live_latency`
 //! (scripts/bench_live.sh does, with the relay figures).
 //!
 //! Publisher-to-reader latency added by rtspd: a Rust publisher sends 640x480 frames at 24 fps
@@ -9,6 +8,7 @@
 //! connected directly (no server) give the floor of loopback and thread wake-ups; rtspd adds
 //! the difference.
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::io::Read;
@@ -132,8 +132,16 @@ fn row(what: &str, lat: &[f64]) {
     );
 }
 
-#[test]
-#[ignore = "a measurement for the README: scripts/bench_live.sh"]
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this without it, and a
+    // measurement is not a test: it then only says how to run it.
+    if std::env::args().any(|a| a == "--bench") {
+        publisher_to_reader_latency();
+    } else {
+        println!("live_latency: a measurement, not a test; run cargo bench --bench live_latency");
+    }
+}
+
 fn publisher_to_reader_latency() {
     let frames = frames();
     println!("| path | frames | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|");
