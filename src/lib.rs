@@ -23,5 +23,7 @@ pub mod player;
 pub mod rtp;
 pub mod rtsp;
 pub mod server;
+#[cfg(test)]
+mod testutil;
 
 pub use error::Error;

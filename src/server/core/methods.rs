@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use log::{info, warn};
 
-use crate::rtsp::headers::{parse_transports, NptRange, RtpInfo};
+use crate::rtsp::headers::{NptRange, RtpInfo};
 use crate::rtsp::message::{Request, Response, StatusCode};
 use crate::rtsp::sdp;
 use crate::server::adapt::Mode;
@@ -172,13 +172,7 @@ impl Core {
         now: Instant,
     ) -> Result<Response, StatusCode> {
         let existing = self.session_for(conn, req, now)?;
-        let transports = req
-            .headers
-            .get("Transport")
-            .map(parse_transports)
-            .transpose()
-            .map_err(|_| StatusCode::BAD_REQUEST)?
-            .ok_or(StatusCode::UNSUPPORTED_TRANSPORT)?;
+        let transports = super::session::transports(req)?;
         let chosen = choose_transport(
             conn,
             &transports,

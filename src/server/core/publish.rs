@@ -186,13 +186,7 @@ impl Core {
             ""
         };
         let session = session_id(req);
-        let transports = req
-            .headers
-            .get("Transport")
-            .map(parse_transports)
-            .transpose()
-            .map_err(|_| StatusCode::BAD_REQUEST)?
-            .ok_or(StatusCode::UNSUPPORTED_TRANSPORT)?;
+        let transports = super::session::transports(req)?;
         let new_id = self.new_publisher_id();
         let rtp_port = self.rtp_port;
         let p = self

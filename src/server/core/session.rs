@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use log::warn;
 
-use crate::rtsp::headers::Transport;
+use crate::rtsp::headers::{parse_transports, Transport};
+use crate::rtsp::message::Request;
 use crate::rtsp::message::StatusCode;
 use crate::server::core::adaptive::SessionAdapt;
 use crate::server::core::phases::Phase;
@@ -91,6 +92,16 @@ impl Session {
             Feed::Timeline(_) | Feed::Group(_) => None,
         }
     }
+}
+
+/// A SETUP's Transport alternatives: none is 461, one that does not parse is 400.
+pub fn transports(req: &Request) -> Result<Vec<Transport>, StatusCode> {
+    req.headers
+        .get("Transport")
+        .map(parse_transports)
+        .transpose()
+        .map_err(|_| StatusCode::BAD_REQUEST)?
+        .ok_or(StatusCode::UNSUPPORTED_TRANSPORT)
 }
 
 /// The transport a SETUP gets: where to deliver, whether it is the lab dialect, and the
@@ -221,7 +232,6 @@ pub fn random_u16() -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rtsp::headers::parse_transports;
 
     fn conn() -> ConnInfo {
         ConnInfo {

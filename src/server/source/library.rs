@@ -297,12 +297,7 @@ mod tests {
     use crate::media::testmovie::TestMovie;
     use std::path::Path;
 
-    struct Tmp(PathBuf);
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir as Tmp;
 
     fn write_movie(path: &Path, seconds: f64) {
         let t = TestMovie {

@@ -234,14 +234,8 @@ pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::media::testmovie::TestMovie;
-    use std::path::PathBuf;
 
-    struct Tmp(PathBuf);
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir as Tmp;
 
     fn movie(dir: &Path, name: &str, t: &TestMovie, uid: u64) -> Arc<MovieSource> {
         let path = dir.join(name);

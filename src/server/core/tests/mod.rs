@@ -4,7 +4,6 @@ use crate::media::testmovie::TestMovie;
 use crate::rtp::packet::RtpPacket;
 use crate::rtsp::message::{self, Limits, Message};
 use crate::server::source::{Frame, FrameRef, SourceInfo};
-use std::path::PathBuf;
 
 #[derive(Default)]
 struct Recorder {
@@ -42,12 +41,7 @@ struct Fixture {
     out: Recorder,
 }
 
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::testutil::TempDir;
 
 /// A core serving a 12-frame, 24 fps movie (half a second) with `tweak` applied.
 fn fixture(tweak: impl FnOnce(&mut Config)) -> Fixture {
