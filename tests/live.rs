@@ -410,3 +410,124 @@ fn a_silent_publisher_times_out_and_a_stalled_reader_harms_nobody() {
     drop(p);
     let _ = TcpStream::connect(server.addr).expect("the server still accepts");
 }
+
+/// The body of an HTTP GET on a raw connection, read until `enough` says so or 10 s pass.
+fn http_get(server: &TestServer, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let status = String::from_utf8_lossy(&all[..all.len().min(12)])
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, all)
+}
+
+#[test]
+fn a_browser_watches_a_live_path() {
+    use rtsp_mjpeg::media::testmovie::read_frame_number;
+    use std::io::{Read, Write};
+    let server = publishing();
+    let mut publisher = Publisher::start(&server, "live/cam", false);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sending = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut k = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && k < 24 * 20 {
+                publisher.send_frame(k, 1400);
+                k += 1;
+                let due = start + Duration::from_secs(1) * k / 24;
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+            publisher
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The library lists it, its page shows it, its thumbnail is its latest picture.
+    let (status, page) = http_get(&server, "/");
+    let page = String::from_utf8_lossy(&page);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("href=\"/watch/live/cam\"") && page.contains("LIVE"),
+        "{page}"
+    );
+    let (status, page) = http_get(&server, "/watch/live/cam");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("src=\"/mjpeg/live/cam\""));
+    let (status, thumb) = http_get(&server, "/thumb/live/cam");
+    assert_eq!(status, 200);
+    assert!(thumb.windows(2).any(|w| w == [0xFF, 0xD8]), "a JPEG");
+    let (_, api) = http_get(&server, "/api/movies");
+    let api = String::from_utf8_lossy(&api);
+    assert!(
+        api.contains("\"name\": \"live/cam\"") && api.contains("\"duration\": null"),
+        "{api}"
+    );
+
+    // /mjpeg/live/cam: parts of whole JPEGs, the publisher's frames in order.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /mjpeg/live/cam HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut numbers = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while numbers.len() < 24 && Instant::now() < deadline {
+        let mut chunk = [0u8; 65536];
+        let n = s.read(&mut chunk).unwrap_or(0);
+        buf.extend_from_slice(&chunk[..n]);
+        // Each part: headers with Content-Length, a blank line, the JPEG.
+        while let Some(at) = common::find(&buf, b"Content-Length: ") {
+            let Some(end) = common::find(&buf[at..], b"\r\n\r\n") else {
+                break;
+            };
+            let len: usize = String::from_utf8_lossy(&buf[at + 16..at + end])
+                .trim()
+                .parse()
+                .unwrap();
+            let body = at + end + 4;
+            if buf.len() < body + len {
+                break;
+            }
+            let jpeg = buf[body..body + len].to_vec();
+            buf.drain(..body + len);
+            let rgb = rtsp_mjpeg::jpeg::decode_rgb(&jpeg).unwrap();
+            numbers.push(read_frame_number(&rgb.pixels, rgb.width, rgb.height).unwrap());
+        }
+    }
+    assert!(numbers.len() >= 24, "{numbers:?}");
+    for w in numbers.windows(2) {
+        assert_eq!(
+            w[1],
+            (w[0] + 1) % 48,
+            "frames in order, none missing: {numbers:?}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut publisher = sending.join().unwrap();
+    let url = server.url("live/cam");
+    let session = publisher.session.clone();
+    assert_eq!(
+        publisher
+            .rtsp
+            .request("TEARDOWN", &url, &[("Session", &session)])
+            .status,
+        200
+    );
+    assert_eq!(
+        http_get(&server, "/watch/live/cam").0,
+        404,
+        "gone with its publisher"
+    );
+}

@@ -37,7 +37,7 @@ use crate::server::auth::Verdict;
 use crate::server::core::sender::SenderStats;
 use crate::server::core::{ConnId, Core, Outbox, Tick, Totals};
 use crate::server::source::library::LookupError;
-use crate::server::source::{Cursor, FrameRef, Seekable, CLOCK_RATE};
+use crate::server::source::{Cursor, FrameRef, Seekable, SourceInfo, TimelineId, CLOCK_RATE};
 use crate::server::timer::TimerKey;
 
 /// The kernel may hold this much of a viewer's stream (or two frames, if more) before the
@@ -148,6 +148,8 @@ fn rtsp_label(m: &Method) -> &'static str {
 pub struct HttpSide {
     viewers: HashMap<u64, Viewer>,
     by_conn: HashMap<ConnId, u64>,
+    /// Viewers of live streams (shared timelines): their connection and the timeline.
+    live: HashMap<ConnId, TimelineId>,
     next_viewer: u64,
     pub counters: Counters,
 }
@@ -215,12 +217,86 @@ impl Core {
     }
 
     pub fn viewer_count(&self) -> usize {
-        self.http.viewers.len()
+        self.http.viewers.len() + self.http.live.len()
     }
 
     /// Connections that carry an MJPEG viewer.
     pub fn viewer_connections(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.http.by_conn.keys().copied()
+        self.http
+            .by_conn
+            .keys()
+            .chain(self.http.live.keys())
+            .copied()
+    }
+
+    /// The live stream (a publisher's or a relay's shared timeline) called `name`, if one is on.
+    pub fn live_stream(&self, name: &str) -> Option<(TimelineId, SourceInfo)> {
+        self.timelines
+            .iter()
+            .find(|(_, t)| t.info.name == name)
+            .map(|(id, t)| (*id, t.info.clone()))
+    }
+
+    /// The live streams on now, by name.
+    pub fn live_streams(&self) -> Vec<SourceInfo> {
+        let mut v: Vec<SourceInfo> = self.timelines.values().map(|t| t.info.clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// The last JPEG frame of the live stream `name` (its thumbnail).
+    pub fn live_frame(&self, name: &str) -> Option<FrameRef> {
+        self.timelines
+            .values()
+            .find(|t| t.info.name == name)
+            .and_then(|t| t.last_jpeg.clone())
+    }
+
+    /// Streams the live `timeline` to connection `conn` (response head and first boundary
+    /// line already queued): each JPEG frame it pushes from now on, as one part.
+    pub fn start_live_viewer(&mut self, conn: ConnId, timeline: TimelineId) {
+        self.viewer_closed(conn);
+        self.http.live.insert(conn, timeline);
+        self.http.counters.viewers_started += 1;
+    }
+
+    /// A live frame for the browsers watching `timeline`: each whose connection has taken what
+    /// it had gets it as one part, followed at once by the next part's boundary (so a browser
+    /// shows it without waiting for the next frame); the others let it pass. Frames of other
+    /// codecs (passed through from a publisher) are not MJPEG and are not sent.
+    pub(super) fn push_to_live_viewers(
+        &mut self,
+        timeline: TimelineId,
+        frame: &FrameRef,
+        out: &mut dyn Outbox,
+    ) {
+        if frame.jpeg.is_empty() || self.http.live.is_empty() {
+            return;
+        }
+        let conns: Vec<ConnId> = self
+            .http
+            .live
+            .iter()
+            .filter(|(_, t)| **t == timeline)
+            .map(|(c, _)| *c)
+            .collect();
+        let head = part_head(frame.jpeg.len());
+        let budget = (2 * frame.jpeg.len()).max(MIN_IN_FLIGHT);
+        for conn in conns {
+            let Some(b) = out.backlog(conn) else {
+                self.http.live.remove(&conn);
+                continue;
+            };
+            if b.queued > HEADERS_ONLY || b.queued + b.unsent > budget {
+                self.http.counters.viewer_frames_skipped += 1;
+                continue;
+            }
+            if out.stream(conn, &[&head, &frame.jpeg, PART_END]) {
+                self.http.counters.viewer_frames_sent += 1;
+                self.http.counters.viewer_bytes +=
+                    (head.len() + frame.jpeg.len() + PART_END.len()) as u64;
+            }
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -289,6 +365,7 @@ impl Core {
 
     /// Forgets the viewer on `conn`, if any (its connection closed).
     pub(super) fn viewer_closed(&mut self, conn: ConnId) {
+        self.http.live.remove(&conn);
         if let Some(id) = self.http.by_conn.remove(&conn) {
             if let Some(v) = self.http.viewers.remove(&id) {
                 if let Some(k) = v.timer {

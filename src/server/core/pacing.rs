@@ -202,6 +202,7 @@ impl Core {
                 info,
                 subscribers: Vec::new(),
                 last_pts: None,
+                last_jpeg: None,
             },
         );
         id
@@ -243,6 +244,9 @@ impl Core {
             return;
         };
         t.last_pts = Some(pts);
+        if !frame.jpeg.is_empty() {
+            t.last_jpeg = Some(frame.clone());
+        }
         for s in self.sessions.values_mut() {
             if !matches!(s.feed, Feed::Timeline(t) if t == id) || s.state != State::Playing {
                 continue;
@@ -269,6 +273,7 @@ impl Core {
                 s.next_report = now + self.config.sr_interval;
             }
         }
+        self.push_to_live_viewers(id, frame, out);
     }
 
     pub(super) fn check_expiry(

@@ -198,6 +198,8 @@ pub struct Timeline {
     pub subscribers: Vec<u64>,
     /// The timestamp of the last frame pushed, for sessions that start playing meanwhile.
     pub last_pts: Option<u64>,
+    /// The last JPEG frame pushed (a live stream's thumbnail).
+    pub last_jpeg: Option<FrameRef>,
 }
 
 #[cfg(test)]

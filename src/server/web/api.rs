@@ -2,7 +2,8 @@
 //!
 //! Every name the [`Library`](crate::server::source::Library) lists (movies, and playlists once
 //! it reads them) is looked up, which indexes a movie the first time; browser video files come
-//! from [`files`]. `/api/movies` lists what RTSP and `/mjpeg/` can stream.
+//! from [`files`]; live streams (publishers' and relays' timelines) while they are on.
+//! `/api/movies` lists what RTSP and `/mjpeg/` can stream (a live one with `duration` null).
 
 use crate::http::response::Response;
 use crate::http::url::encode_path;
@@ -19,6 +20,8 @@ pub enum Kind {
     File { bytes: u64 },
     /// A file the library lists that cannot be streamed (the log says why).
     Unusable,
+    /// A live stream on now: a publisher's (`live/...`) or a relay's.
+    Live(SourceInfo),
 }
 
 pub struct Entry {
@@ -41,6 +44,12 @@ pub fn entries(core: &mut Core) -> Vec<Entry> {
             }),
             Err(LookupError::NotFound(_)) => {} // gone since it was listed
         }
+    }
+    for info in core.live_streams() {
+        out.push(Entry {
+            name: info.name.clone(),
+            kind: Kind::Live(info),
+        });
     }
     for (name, bytes) in files::list(core.library().catalog()) {
         out.push(Entry {
@@ -66,7 +75,7 @@ pub fn rtsp_url(host: &str, name: &str) -> String {
 pub fn movies(core: &mut Core, host: &str) -> Response {
     let mut out = String::from("[");
     for e in entries(core) {
-        let Kind::Stream(info) = &e.kind else {
+        let (Kind::Stream(info) | Kind::Live(info)) = &e.kind else {
             continue;
         };
         if out.len() > 1 {

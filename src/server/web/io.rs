@@ -206,6 +206,25 @@ impl Server {
     }
 
     /// Queues a whole response and counts it.
+    /// Queues an MJPEG response's head and its first boundary line, and marks the connection
+    /// as a viewer's; false if the connection is gone.
+    fn open_stream(&mut self, slot: usize, response: &Response, now: Instant) -> bool {
+        let Some(c) = self.conns.get_mut(slot) else {
+            return false;
+        };
+        let mut head = response.to_bytes(true);
+        head.extend_from_slice(format!("--{}\r\n", crate::http::response::BOUNDARY).as_bytes());
+        c.push_reply(&head);
+        c.web = Link::Viewer {
+            progress: Progress {
+                written: 0,
+                at: now,
+            },
+        };
+        self.dirty.push(slot);
+        true
+    }
+
     fn send(&mut self, slot: usize, req: Option<&Request>, mut r: Response, head_only: bool) {
         if r.get("Date").is_none() {
             r.headers
@@ -248,22 +267,14 @@ impl Server {
                 source,
                 start,
             } => {
-                let Some(c) = self.conns.get_mut(slot) else {
-                    return;
-                };
-                let mut head = response.to_bytes(true);
-                head.extend_from_slice(
-                    format!("--{}\r\n", crate::http::response::BOUNDARY).as_bytes(),
-                );
-                c.push_reply(&head);
-                c.web = Link::Viewer {
-                    progress: Progress {
-                        written: 0,
-                        at: now,
-                    },
-                };
-                self.dirty.push(slot);
-                self.core.start_viewer(slot, source, start, now);
+                if self.open_stream(slot, &response, now) {
+                    self.core.start_viewer(slot, source, start, now);
+                }
+            }
+            Action::MjpegLive { response, timeline } => {
+                if self.open_stream(slot, &response, now) {
+                    self.core.start_live_viewer(slot, timeline);
+                }
             }
             Action::File {
                 response,

@@ -37,7 +37,7 @@ use crate::http::url::{self, parse_target};
 use crate::server::core::http::HttpAuth;
 use crate::server::core::{ConnInfo, Core, SERVER};
 use crate::server::source::library::LookupError;
-use crate::server::source::Seekable;
+use crate::server::source::{Seekable, TimelineId};
 
 pub use io::Link;
 
@@ -61,6 +61,11 @@ pub enum Action {
         source: Arc<dyn Seekable>,
         start: usize,
     },
+    /// Send this head, then each frame live `timeline` pushes from now on.
+    MjpegLive {
+        response: Response,
+        timeline: TimelineId,
+    },
     /// Send this head, then bytes `start..start + len` of the file.
     File {
         response: Response,
@@ -80,6 +85,7 @@ impl Action {
         match self {
             Action::Reply { response, .. }
             | Action::Mjpeg { response, .. }
+            | Action::MjpegLive { response, .. }
             | Action::File { response, .. }
             | Action::TunnelGet { response, .. } => Some(response.status),
             Action::TunnelPost { .. } => None,
@@ -118,11 +124,14 @@ impl Web {
                 response.close |= !req.keep_alive();
             }
             // The stream's body ends when the connection does.
-            Action::Mjpeg { response, .. } => response.close = true,
+            Action::Mjpeg { response, .. } | Action::MjpegLive { response, .. } => {
+                response.close = true
+            }
             Action::TunnelGet { .. } | Action::TunnelPost { .. } => {}
         }
         if let Action::Reply { response, .. }
         | Action::Mjpeg { response, .. }
+        | Action::MjpegLive { response, .. }
         | Action::File { response, .. }
         | Action::TunnelGet { response, .. } = &mut action
         {
@@ -233,30 +242,37 @@ impl Web {
             p if p.starts_with("/file/") => {
                 files::serve(core, &name("/file/"), req, head_only).unwrap_or_else(reply)
             }
-            p if p.starts_with("/mjpeg/") => match source(core, &name("/mjpeg/")) {
-                Err(r) => reply(r),
-                Ok(source) => {
-                    let response = Response::new(200)
-                        .header(
-                            "Content-Type",
-                            &format!("multipart/x-mixed-replace;boundary={BOUNDARY}"),
-                        )
-                        .header("Cache-Control", "no-store")
-                        .header("Pragma", "no-cache")
-                        .header("X-Content-Type-Options", "nosniff");
-                    let mut response = response;
-                    response.length = Length::Unknown;
+            p if p.starts_with("/mjpeg/") => {
+                let mut response = Response::new(200)
+                    .header(
+                        "Content-Type",
+                        &format!("multipart/x-mixed-replace;boundary={BOUNDARY}"),
+                    )
+                    .header("Cache-Control", "no-store")
+                    .header("Pragma", "no-cache")
+                    .header("X-Content-Type-Options", "nosniff");
+                response.length = Length::Unknown;
+                if let Some((timeline, _)) = core.live_stream(&name("/mjpeg/")) {
                     if head_only {
                         return reply(response);
                     }
-                    let start = source.index_at(t.unwrap_or(0.0));
-                    Action::Mjpeg {
-                        response,
-                        source,
-                        start,
+                    return Action::MjpegLive { response, timeline };
+                }
+                match source(core, &name("/mjpeg/")) {
+                    Err(r) => reply(r),
+                    Ok(source) => {
+                        if head_only {
+                            return reply(response);
+                        }
+                        let start = source.index_at(t.unwrap_or(0.0));
+                        Action::Mjpeg {
+                            response,
+                            source,
+                            start,
+                        }
                     }
                 }
-            },
+            }
             _ => reply(error(404, "Nothing here.")),
         }
     }

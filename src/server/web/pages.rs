@@ -17,6 +17,7 @@ const STYLE: &str = include_str!("assets/style.css");
 const WATCH_JS: &str = include_str!("assets/watch.js");
 const FILE_JS: &str = include_str!("assets/file.js");
 const LIBRARY_JS: &str = include_str!("assets/library.js");
+const LIVE_JS: &str = include_str!("assets/live.js");
 
 const LOGO: &str =
     "<svg viewBox=\"0 0 32 32\" aria-hidden=\"true\"><rect width=\"32\" height=\"32\" \
@@ -134,6 +135,12 @@ pub fn library(core: &mut Core, host: &str) -> Response {
                     "MP4"
                 },
             ),
+            Kind::Live(_) => (
+                "<span class=\"badge\">live</span>".to_string(),
+                "live stream".to_string(),
+                "card",
+                "LIVE",
+            ),
             Kind::Unusable => (
                 String::new(),
                 "cannot be streamed".to_string(),
@@ -201,6 +208,9 @@ pub fn watch(core: &mut Core, name: &str, host: &str) -> Response {
         );
         return page(&format!("{name} · rtspd"), &body, FILE_JS);
     }
+    if core.live_stream(name).is_some() {
+        return live(name, &header, host);
+    }
     let source = match source(core, name) {
         Ok(s) => s,
         Err(r) => return r,
@@ -247,6 +257,26 @@ pub fn watch(core: &mut Core, name: &str, host: &str) -> Response {
     page(&format!("{name} · rtspd"), &body, WATCH_JS)
 }
 
+/// The page of a live stream (a publisher's or a relay's): the picture as it comes, fullscreen,
+/// and the RTSP URL; nothing to pause or seek.
+fn live(name: &str, header: &str, host: &str) -> Response {
+    let path = encode_path(name);
+    let url = escape(&rtsp_url(host, name));
+    let body = format!(
+        "{header}\n<main class=\"watch\">\n\
+         <div id=\"stage\" class=\"stage\"><img id=\"video\" src=\"/mjpeg/{path}\" alt=\"{title}\"></div>\n\
+         <div class=\"bar\"><span class=\"live\">● LIVE</span><span class=\"time grow\"></span>\
+         <button id=\"fs\" class=\"btn\" aria-label=\"Fullscreen\" title=\"Fullscreen (F)\">{ICON_FULLSCREEN}</button></div>\n\
+         <section class=\"panel\"><h2>Watch it in another player</h2>\
+         <div class=\"copy\"><input id=\"url\" readonly value=\"{url}\" aria-label=\"RTSP URL\">\
+         <button id=\"copy\" class=\"btn\">Copy</button></div>\
+         <p class=\"cmds\"><code>ffplay {url}</code><code>vlc {url}</code></p>\
+         <p class=\"keys\"><kbd>F</kbd> fullscreen</p></section>\n</main>",
+        title = escape(name),
+    );
+    page(&format!("{name} · live · rtspd"), &body, LIVE_JS)
+}
+
 /// `/thumb/NAME[?t=S]`: the frame at `S` s (a tenth into the movie without `t`), as it is in
 /// the movie; a drawn placeholder for browser videos and files that cannot be streamed.
 pub fn thumb(core: &mut Core, name: &str, t: Option<f64>) -> Response {
@@ -257,6 +287,13 @@ pub fn thumb(core: &mut Core, name: &str, t: Option<f64>) -> Response {
         return match core.library().catalog().resolve(name) {
             Ok(_) => jpeg(placeholder().to_vec(), "max-age=3600"),
             Err(_) => error(404, "No such video."),
+        };
+    }
+    if core.live_stream(name).is_some() {
+        // A live stream's thumbnail is its latest picture.
+        return match core.live_frame(name) {
+            Some(f) => jpeg(f.jpeg.clone(), "no-cache"),
+            None => jpeg(placeholder().to_vec(), "no-cache"),
         };
     }
     let source = match core.source(name) {
