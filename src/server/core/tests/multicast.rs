@@ -3,6 +3,7 @@
 use super::*;
 use crate::rtp::packet::RtpPacket;
 use crate::server::core::multicast::GroupChange;
+use crate::server::source::{Frame, SourceInfo};
 
 fn setup_member(f: &mut Fixture, peer: &str, transport: &str) -> Response {
     f.conn.peer = peer.parse().unwrap();
@@ -199,4 +200,65 @@ fn without_a_pool_multicast_is_refused() {
     let mut f = fixture(|_| {});
     let r = setup_member(&mut f, "127.0.0.1:40000", "RTP/AVP;multicast");
     assert_eq!(r.status, StatusCode::UNSUPPORTED_TRANSPORT);
+}
+
+#[test]
+fn a_live_timeline_has_one_group_sender_too() {
+    let mut f = multicast_fixture();
+    let t0 = f.t0;
+    let tl = f.core.add_timeline(SourceInfo {
+        name: "live/cam".into(),
+        width: 64,
+        height: 64,
+        fps: 24.0,
+        duration: None,
+        frames: 0,
+        bytes: 0,
+    });
+    let mut ids = Vec::new();
+    for peer in ["127.0.0.1:40000", "127.0.0.2:40000"] {
+        f.conn.peer = peer.parse().unwrap();
+        let r = f.request(
+            t0,
+            "SETUP rtsp://127.0.0.1:8554/live/cam/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;multicast\r\n\r\n",
+        );
+        assert_eq!(r.status, StatusCode::OK);
+        let id = session_of(&r);
+        let r = f.request(
+            t0,
+            &format!(
+                "PLAY rtsp://127.0.0.1:8554/live/cam RTSP/1.0\r\nCSeq: 2\r\nSession: {id}\r\n\r\n"
+            ),
+        );
+        assert_eq!(r.status, StatusCode::OK);
+        ids.push(id);
+    }
+    let movie = TestMovie {
+        seconds: 0.25,
+        width: 64,
+        height: 64,
+        ..TestMovie::default()
+    };
+    for k in 0..3u32 {
+        let frame = std::sync::Arc::new(Frame::from_jpeg(movie.encode(k), 1400).unwrap());
+        let at = t0 + Duration::from_millis(40 * u64::from(k));
+        f.out.now = Some(at);
+        let wall = f.wall(at);
+        f.core
+            .push_frame(tl, &frame, 3750 * u64::from(k), at, wall, &mut f.out);
+    }
+    let dests: std::collections::HashSet<SocketAddr> =
+        f.out.rtp.iter().map(|(_, d, _)| *d).collect();
+    assert_eq!(
+        dests.into_iter().collect::<Vec<_>>(),
+        vec!["239.255.42.1:5004".parse::<SocketAddr>().unwrap()],
+        "one stream, to the group"
+    );
+    let stamps: std::collections::BTreeSet<u32> = f
+        .out
+        .rtp
+        .iter()
+        .map(|(_, _, b)| RtpPacket::new_checked(b).unwrap().timestamp())
+        .collect();
+    assert_eq!(stamps.len(), 3, "each frame once for two viewers");
 }
