@@ -8,24 +8,16 @@
 //! Errors are one line on stderr starting `mjpeg: `, with a non-zero exit code.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
 use indicatif::{ProgressBar, ProgressStyle};
-use rtsp_mjpeg::jpeg;
 use rtsp_mjpeg::media::convert::{self, ConvertError, Observer, Options};
 use rtsp_mjpeg::media::m3u::is_playlist_name;
-use rtsp_mjpeg::media::{sidecar_fps, Movie, TestMovie};
-use rtsp_mjpeg::server::catalog::Catalog;
-use rtsp_mjpeg::server::source::movie::MovieSource;
-use rtsp_mjpeg::server::source::playlist::{self, Built};
-use rtsp_mjpeg::server::source::Seekable;
-
-/// The classic Python lab client reads each RTP packet into a buffer of this many bytes.
-const LAB_CLIENT_BUFFER: usize = 20_480;
-/// Frame rate assumed for a movie without a `.fps` sidecar (as rtspd does by default).
-const DEFAULT_FPS: f64 = 24.0;
+use rtsp_mjpeg::media::report::movie_report;
+use rtsp_mjpeg::media::{Movie, TestMovie};
+use rtsp_mjpeg::server::source::report::playlist_report;
 
 /// Makes, converts and checks MJPEG movies for rtspd.
 #[derive(FromArgs)]
@@ -354,7 +346,16 @@ fn run_info(args: InfoArgs) -> Result<(), Failure> {
         }
         if is_playlist_name(&path.to_string_lossy()) {
             match playlist_report(path, args.media.as_deref()) {
-                Ok(text) => print!("{text}"),
+                Ok(report) => {
+                    print!("{}", report.text);
+                    if !report.playable {
+                        eprintln!(
+                            "mjpeg: {}: no entry can be played (rtspd answers 404)",
+                            path.display()
+                        );
+                        failed = true;
+                    }
+                }
                 Err(e) => {
                     eprintln!("mjpeg: {}: {e}", path.display());
                     failed = true;
@@ -363,7 +364,7 @@ fn run_info(args: InfoArgs) -> Result<(), Failure> {
             continue;
         }
         match Movie::open(path) {
-            Ok(movie) => print!("{}", report(&movie)),
+            Ok(movie) => print!("{}", movie_report(&movie)),
             Err(e) => {
                 eprintln!("mjpeg: {e}");
                 failed = true;
@@ -378,187 +379,6 @@ fn run_info(args: InfoArgs) -> Result<(), Failure> {
     } else {
         Ok(())
     }
-}
-
-/// The `info` text for one movie.
-fn report(movie: &Movie) -> String {
-    let path = movie.path();
-    let first = movie.frame(0).and_then(|f| jpeg::parse(f).ok());
-    let (dimensions, sampling) = match &first {
-        Some(info) => (
-            format!("{}x{}{}", info.width, info.height, mixed_sizes(movie, info)),
-            info.sampling().to_string(),
-        ),
-        None => (
-            "unknown (frame 1 is not a readable JPEG)".into(),
-            "unknown".into(),
-        ),
-    };
-    let (min, median, max) = movie.frame_len_stats();
-    let (fps, fps_source) = frame_rate(path);
-    let seconds = movie.frame_count() as f64 / fps;
-    let over = movie
-        .frames()
-        .filter(|f| f.len() > LAB_CLIENT_BUFFER)
-        .count();
-    let lab_client = if over == 0 {
-        format!("every frame fits its {LAB_CLIENT_BUFFER}-byte receive buffer")
-    } else {
-        format!(
-            "{over} of {} frames over its {LAB_CLIENT_BUFFER}-byte receive buffer (largest \
-             {max}); lower --quality or --size with `mjpeg convert`",
-            movie.frame_count()
-        )
-    };
-    [
-        path.display().to_string(),
-        format!("  format      {}", movie.format()),
-        format!("  frames      {}", movie.frame_count()),
-        format!("  dimensions  {dimensions}"),
-        format!("  sampling    {sampling}"),
-        format!("  frame size  min {min}, median {median}, max {max} bytes"),
-        format!("  duration    {seconds:.3} s at {fps} fps ({fps_source})"),
-        format!("  RFC 2435    {}", carriability(movie)),
-        format!("  lab client  {lab_client}"),
-    ]
-    .iter()
-    .map(|line| format!("{line}\n"))
-    .collect()
-}
-
-/// The `info` text for a playlist: what rtspd would make of it with `media` as its folder. An
-/// error when it cannot be read or has no entry to play (the report is printed first).
-fn playlist_report(path: &Path, media: Option<&Path>) -> Result<String, String> {
-    let folder = match media {
-        Some(m) => m.to_path_buf(),
-        None => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf(),
-    };
-    let catalog =
-        Catalog::new(&folder).map_err(|e| format!("media folder {}: {e}", folder.display()))?;
-    let file = path.canonicalize().map_err(|e| e.to_string())?;
-    if !file.starts_with(catalog.root()) {
-        return Err(format!(
-            "not in the media folder {} (use --media DIR)",
-            folder.display()
-        ));
-    }
-    let name = catalog.name_of(&file);
-    let bytes = playlist::read_file(&file).map_err(|e| e.to_string())?;
-    let root = catalog.root().to_string_lossy().into_owned();
-    let mut uid = 0;
-    let built = playlist::build(&name, &bytes, &root, |n| {
-        let p = catalog.resolve(n).map_err(|why| why.to_string())?;
-        uid += 1;
-        MovieSource::open(uid, n, &p, DEFAULT_FPS, 1400).map(std::sync::Arc::new)
-    });
-    let text = playlist_text(path, &built);
-    if built.source.is_none() {
-        print!("{text}");
-        return Err("no entry can be played (rtspd answers 404)".into());
-    }
-    Ok(text)
-}
-
-fn playlist_text(path: &Path, built: &Built) -> String {
-    let played = built.source.as_ref().map_or(&[][..], |p| p.entries());
-    // Played and skipped entries, in file order.
-    let mut lines: Vec<(usize, String)> = played
-        .iter()
-        .map(|e| {
-            let i = e.movie.info();
-            let (_, fps_source) = frame_rate(e.movie.disk().path());
-            let title = e
-                .title
-                .as_ref()
-                .map_or(String::new(), |t| format!(" {t:?}"));
-            let line = format!(
-                "{}{title}: {} frames, {}x{}, {} fps ({fps_source}), {:.3} s, from {:.3} s",
-                e.name,
-                i.frames,
-                i.width,
-                i.height,
-                i.fps,
-                i.duration.unwrap_or(0.0),
-                e.start_seconds()
-            );
-            (e.line, line)
-        })
-        .collect();
-    lines.extend(
-        built
-            .skipped
-            .iter()
-            .map(|s| (s.line, format!("{:?}: skipped: {}", s.entry, s.why))),
-    );
-    lines.sort_by_key(|(n, _)| *n);
-    let mut out = vec![
-        path.display().to_string(),
-        format!(
-            "  entries     {}: {} played, {} skipped",
-            lines.len(),
-            played.len(),
-            built.skipped.len()
-        ),
-    ];
-    out.extend(built.problems.iter().map(|p| format!("  warning     {p}")));
-    out.extend(lines.iter().map(|(n, l)| format!("  line {n:<6} {l}")));
-    if let Some(p) = &built.source {
-        let i = p.info();
-        out.push(format!(
-            "  total       {} frames, {:.3} s",
-            i.frames,
-            i.duration.unwrap_or(0.0)
-        ));
-    }
-    out.iter().map(|l| format!("{l}\n")).collect()
-}
-
-/// " (frames differ: 12 are not WxH)" when some frames have another size.
-fn mixed_sizes(movie: &Movie, first: &jpeg::JpegInfo) -> String {
-    let others = movie
-        .frames()
-        .filter_map(|f| jpeg::parse(f).ok())
-        .filter(|i| (i.width, i.height) != (first.width, first.height))
-        .count();
-    if others == 0 {
-        String::new()
-    } else {
-        format!(" (but {others} frames have another size)")
-    }
-}
-
-/// The movie's frame rate and where it came from.
-fn frame_rate(path: &Path) -> (f64, String) {
-    let sidecar = convert::sidecar_path(path);
-    let name = sidecar.file_name().unwrap_or_default().to_string_lossy();
-    match sidecar_fps(path) {
-        Some(fps) => (fps, format!("from {name}")),
-        None => (DEFAULT_FPS, format!("default; no valid {name}")),
-    }
-}
-
-/// "every frame carriable", or the first frame that is not and why.
-fn carriability(movie: &Movie) -> String {
-    for (i, frame) in movie.frames().enumerate() {
-        let why = match jpeg::parse(frame) {
-            Ok(info) => match info.carriable() {
-                Ok(_) => continue,
-                Err(e) => e.to_string(),
-            },
-            Err(e) => e.to_string(),
-        };
-        let fix = if why.contains("mjpeg convert") {
-            ""
-        } else {
-            "; fix with `mjpeg convert`"
-        };
-        return format!("not carriable from frame {}: {why}{fix}", i + 1);
-    }
-    "every frame carriable".into()
 }
 
 /// SIGINT and SIGTERM set a flag that long jobs poll between frames, so they can remove their

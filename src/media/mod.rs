@@ -22,6 +22,7 @@ pub mod index;
 pub mod m3u;
 pub mod movie;
 pub mod pixels;
+pub mod report;
 pub mod testmovie;
 
 pub use disk::{DiskMovie, ReadError, Stamp};

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod library;
 pub mod movie;
 pub mod playlist;
+pub mod report;
 
 use std::sync::Arc;
 
