@@ -105,6 +105,34 @@ def check_library(driver, base, expect, out, suffix):
         fail(f"cards must link to /watch/: {hrefs}")
     print(f"library ({suffix}): {len(names)} items, every thumbnail loaded")
     shot(driver, out, f"library-{suffix}.png")
+    check_filter(driver, names, out, suffix)
+
+
+def check_filter(driver, names, out, suffix):
+    """Typing in the filter box leaves only the matching cards on screen (laid out, not just
+    marked hidden), and a query nothing matches says so."""
+    visible = ("return Array.from(document.querySelectorAll('.card'))"
+               ".filter(c => c.getClientRects().length > 0).map(c => c.querySelector('.name').textContent)")
+    box = driver.find_element(By.ID, "filter")
+    query = names[0][:3].lower()
+    box.send_keys(query)
+    shown = driver.execute_script(visible)
+    expected = [n for n in names if query in n.lower()]
+    if sorted(shown) != sorted(expected):
+        fail(f"filter {query!r}: on screen {shown}, expected {expected}")
+    box.clear()
+    box.send_keys("zzz-no-such-name")
+    shown = driver.execute_script(visible)
+    message = driver.execute_script(
+        "const e = document.getElementById('empty'); return e.getClientRects().length > 0")
+    if shown or not message:
+        fail(f"filter with no match: on screen {shown}, 'Nothing matches.' shown: {message}")
+    shot(driver, out, f"library-filtered-{suffix}.png")
+    box.clear()
+    box.send_keys(" ")  # an input event with an empty query: every card back
+    if len(driver.execute_script(visible)) != len(names):
+        fail("clearing the filter does not bring every card back")
+    print(f"library ({suffix}): the filter narrows the cards by name")
 
 
 def grab(driver):
