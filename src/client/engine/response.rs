@@ -8,8 +8,8 @@ use log::{debug, info, warn};
 use super::auth::Challenge;
 use super::request::Kind;
 use super::{
-    Description, Dialect, Engine, EngineEvent, MediaTransport, MulticastGroup, PlayerState,
-    Transmit,
+    Command, Description, Dialect, Engine, EngineEvent, MediaTransport, MulticastGroup,
+    PlayerState, Transmit,
 };
 use crate::rtsp::headers::{NptRange, RtpInfo, SessionHeader, Transport};
 use crate::rtsp::message::{self, Limits, Message, Response, StatusCode};
@@ -147,6 +147,8 @@ impl Engine {
                 status => {
                     let msg = format!("DESCRIBE refused: {} {}", status.0, r.reason);
                     warn!("{msg}");
+                    // A SETUP or PLAY asked for before the answer would only be refused too.
+                    self.queued.retain(|c| matches!(c, Command::Teardown));
                     self.error(msg);
                     self.described(None, None);
                 }

@@ -265,9 +265,13 @@ fn lab_fallback_on_501_405_and_400_but_not_404() {
     }
     let mut h = Harness::standard(udp());
     h.request();
+    // Autoplay asks for SETUP before DESCRIBE is answered: a refusal cancels it.
+    h.command(Command::Setup);
     h.feed(b"RTSP/1.0 404 Not Found\r\nCSeq: 1\r\n\r\n");
     assert_eq!(h.e.dialect(), Dialect::Standard);
     assert_eq!(errors(&h.events()), ["DESCRIBE refused: 404 Not Found"]);
+    let t = h.transmits();
+    assert!(t.is_empty(), "nothing after a refused DESCRIBE: {t:?}");
 }
 
 #[test]
