@@ -245,6 +245,18 @@ fn test_defaults_to_media_movie() {
     ok(run(&dir, &["test", "--seconds", "0.5"]));
     check_movie(&dir.join("media/movie.Mjpeg"), 12, (640, 480), Format::Lab);
     assert_eq!(sidecar(&dir.join("media/movie.Mjpeg")), "24");
+    // A movie already there (the seed, say) is left alone without --force.
+    let before = std::fs::read(dir.join("media/movie.Mjpeg")).unwrap();
+    fails_with(
+        run(&dir, &["test", "--seconds", "1"]),
+        &["media/movie.Mjpeg exists", "--force"],
+    );
+    assert_eq!(
+        std::fs::read(dir.join("media/movie.Mjpeg")).unwrap(),
+        before
+    );
+    ok(run(&dir, &["test", "--seconds", "1", "--force"]));
+    check_movie(&dir.join("media/movie.Mjpeg"), 24, (640, 480), Format::Lab);
 }
 
 #[test]

@@ -53,6 +53,9 @@ struct TestArgs {
     /// JPEG quality 1-100 (default 75)
     #[argh(option, default = "75")]
     quality: u8,
+    /// replace OUT if it exists (without this an existing movie is left alone)
+    #[argh(switch)]
+    force: bool,
 }
 
 /// Converts any video ffmpeg reads, or an MJPEG movie RFC 2435 cannot carry, into a streamable
@@ -165,6 +168,13 @@ fn parse_args() -> Result<Args, ExitCode> {
 fn run_test(args: TestArgs) -> Result<(), Failure> {
     let movie = test_movie(&args)?;
     let out = &args.out;
+    if !args.force && std::fs::symlink_metadata(out).is_ok() {
+        return Err(format!(
+            "{} exists; pass --force to replace it with the test movie",
+            out.display()
+        )
+        .into());
+    }
     let total = movie.frame_count();
     let bar = progress_bar(Some(total));
     signals::install();
