@@ -19,11 +19,12 @@ struct Args {
     /// RTSP TCP port (default 8554; 0 picks a free one)
     #[argh(option, default = "8554")]
     port: u16,
-    /// address to listen on (default 0.0.0.0)
-    #[argh(option, default = "IpAddr::from([0, 0, 0, 0])")]
-    bind: IpAddr,
-    /// folder of movies to serve (default media); with no movie in it, the built-in test movie is
-    /// written there first
+    /// address to listen on: an IP address or a host name such as localhost (default 0.0.0.0,
+    /// every address)
+    #[argh(option, default = "String::from(\"0.0.0.0\")")]
+    bind: String,
+    /// folder of movies to serve (default media); with no movie in it (and no --relay), the
+    /// built-in test movie is written there first
     #[argh(option, default = "PathBuf::from(\"media\")")]
     media: PathBuf,
     /// frame rate for movies without a .fps sidecar (default 24)
@@ -154,6 +155,16 @@ fn run(args: Args) -> Result<(), String> {
         ));
     }
     let auth = if args.auth.is_empty() && args.auth_file.is_none() {
+        // Checked anyway, so a typo is not silently ignored until --auth is added.
+        AuthConfig::new(&args.realm)
+            .set_schemes(&args.auth_methods)
+            .map_err(|e| format!("--auth-methods {e}"))?;
+        if args.auth_methods != "digest" {
+            return Err(format!(
+                "--auth-methods {}: has no effect without --auth or --auth-file",
+                args.auth_methods
+            ));
+        }
         None
     } else {
         let mut a = AuthConfig::new(&args.realm);
@@ -185,13 +196,14 @@ fn run(args: Args) -> Result<(), String> {
     if args.multicast_ttl == 0 {
         return Err("--multicast-ttl 0: must be at least 1".into());
     }
+    let bind = bind_address(&args.bind)?;
     let relays = relays(&args.relay, args.publish)?;
     if relays.is_empty() {
         // An edge serves what it relays; it needs no movie of its own.
         ensure_a_movie(&args.media)?;
     }
     let config = Config {
-        bind: args.bind,
+        bind,
         port: args.port,
         media: args.media,
         fps: args.fps,
@@ -255,8 +267,13 @@ fn relays(specs: &[String], publish: bool) -> Result<Vec<RelaySpec>, String> {
 /// clone serves something at once.
 fn ensure_a_movie(media: &Path) -> Result<(), String> {
     if !media.is_dir() {
+        let why = if media.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
         return Err(format!(
-            "media folder {} does not exist (use --media DIR)",
+            "media folder {} {why} (use --media DIR)",
             media.display()
         ));
     }
@@ -278,6 +295,19 @@ fn ensure_a_movie(media: &Path) -> Result<(), String> {
     );
     rtsp_mjpeg::media::testmovie::write_default(&path)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `--bind`: an IP address, or a name resolved now (`localhost`).
+fn bind_address(spec: &str) -> Result<IpAddr, String> {
+    if let Ok(ip) = spec.parse() {
+        return Ok(ip);
+    }
+    (spec, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("--bind {spec}: {e}"))?
+        .map(|a| a.ip())
+        .min_by_key(|ip| ip.is_ipv6()) // IPv4 first, as most clients try it first
+        .ok_or_else(|| format!("--bind {spec}: the name has no address"))
 }
 
 /// `239.255.42.0/24`: a multicast network and its prefix length.

@@ -8,7 +8,7 @@
 //! again when its output drains. WRITABLE interest is registered only while output is pending.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -215,12 +215,23 @@ impl Server {
 
     /// Serves until [`ShutdownHandle::shutdown`], then ends every session with RTCP BYE.
     pub fn run(mut self) -> io::Result<()> {
+        // Bound to every address: a browser on this machine reaches it on loopback.
+        let (browse, elsewhere) = match self.rtsp_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => (
+                SocketAddr::from((Ipv4Addr::LOCALHOST, self.rtsp_addr.port())),
+                " (or this host's address)",
+            ),
+            IpAddr::V6(ip) if ip.is_unspecified() => (
+                SocketAddr::from((Ipv6Addr::LOCALHOST, self.rtsp_addr.port())),
+                " (or this host's address)",
+            ),
+            _ => (self.rtsp_addr, ""),
+        };
         info!(
-            "rtspd listening on rtsp://{} (RTP/RTCP on UDP {}-{}); in a browser: http://{}/",
+            "rtspd listening on rtsp://{} (RTP/RTCP on UDP {}-{}); in a browser: http://{browse}/{elsewhere}",
             self.rtsp_addr,
             self.rtp_addr.port(),
             self.rtp_addr.port() + 1,
-            self.rtsp_addr
         );
         self.worker = Some(Worker::spawn(self.shutdown.waker.clone())?);
         set_timer_slack(Duration::from_micros(1));
