@@ -413,28 +413,12 @@ fn a_silent_publisher_times_out_and_a_stalled_reader_harms_nobody() {
 
 /// The body of an HTTP GET on a raw connection, read until `enough` says so or 10 s pass.
 fn http_get(server: &TestServer, path: &str) -> (u16, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut all = Vec::new();
-    let _ = s.read_to_end(&mut all);
-    let status = String::from_utf8_lossy(&all[..all.len().min(12)])
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, all)
+    common::live::http_get(server.addr, path)
 }
 
 #[test]
 fn a_browser_watches_a_live_path() {
-    use rtsp_mjpeg::media::testmovie::read_frame_number;
-    use std::io::{Read, Write};
+    use common::live::{frame_number, MjpegReader};
     let server = publishing();
     let mut publisher = Publisher::start(&server, "live/cam", false);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -476,35 +460,14 @@ fn a_browser_watches_a_live_path() {
     );
 
     // /mjpeg/live/cam: parts of whole JPEGs, the publisher's frames in order.
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /mjpeg/live/cam HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut buf = Vec::new();
+    let mut viewer = MjpegReader::open(server.addr, "/mjpeg/live/cam");
     let mut numbers = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while numbers.len() < 24 && Instant::now() < deadline {
-        let mut chunk = [0u8; 65536];
-        let n = s.read(&mut chunk).unwrap_or(0);
-        buf.extend_from_slice(&chunk[..n]);
-        // Each part: headers with Content-Length, a blank line, the JPEG.
-        while let Some(at) = common::find(&buf, b"Content-Length: ") {
-            let Some(end) = common::find(&buf[at..], b"\r\n\r\n") else {
-                break;
-            };
-            let len: usize = String::from_utf8_lossy(&buf[at + 16..at + end])
-                .trim()
-                .parse()
-                .unwrap();
-            let body = at + end + 4;
-            if buf.len() < body + len {
-                break;
-            }
-            let jpeg = buf[body..body + len].to_vec();
-            buf.drain(..body + len);
-            let rgb = rtsp_mjpeg::jpeg::decode_rgb(&jpeg).unwrap();
-            numbers.push(read_frame_number(&rgb.pixels, rgb.width, rgb.height).unwrap());
-        }
+    while numbers.len() < 24 {
+        let Some(jpeg) = viewer.next_jpeg(deadline) else {
+            break;
+        };
+        numbers.push(frame_number(&jpeg));
     }
     assert!(numbers.len() >= 24, "{numbers:?}");
     for w in numbers.windows(2) {
@@ -529,5 +492,9 @@ fn a_browser_watches_a_live_path() {
         http_get(&server, "/watch/live/cam").0,
         404,
         "gone with its publisher"
+    );
+    assert!(
+        viewer.ends_by(Instant::now() + Duration::from_secs(3)),
+        "the viewer's body ends when the publisher leaves"
     );
 }

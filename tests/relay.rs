@@ -100,6 +100,14 @@ fn media_with_movie(tag: &str) -> TempDir {
 
 /// An in-process edge relaying `name` from `url`.
 fn edge(name: &str, url: &str) -> TestServer {
+    edge_with(name, url, |_| {})
+}
+
+fn edge_with(
+    name: &str,
+    url: &str,
+    tweak: impl FnOnce(&mut rtsp_mjpeg::server::Config),
+) -> TestServer {
     let target = Target::parse_url(url).unwrap();
     let origin = format!("{}:{}", target.host, target.port).parse().unwrap();
     let spec = RelaySpec {
@@ -107,13 +115,80 @@ fn edge(name: &str, url: &str) -> TestServer {
         target,
         origin,
     };
-    TestServer::start(|c| c.relays = vec![spec])
+    TestServer::start(|c| {
+        c.relays = vec![spec];
+        tweak(c)
+    })
 }
 
 /// The source pictures of the small test movie, as ffmpeg decodes them.
 fn movie_md5(dir: &Path) -> Vec<String> {
     let raw = test_movie_raw(dir);
     source_md5(&["-f", "mjpeg", "-i", &raw.to_string_lossy()])
+}
+
+/// A browser is a reader like any other: the library lists a relay that sleeps, its page and
+/// `/mjpeg/` wake it, the viewer alone keeps it open past the linger, and it closes after the
+/// viewer leaves.
+#[test]
+fn a_browser_wakes_a_relay_and_keeps_it_open() {
+    use common::live::{frame_number, http_get, MjpegReader};
+    let media = media_with_movie("origin-web");
+    let origin = Origin::start(&media.0, free_port(), &[]);
+    let edge = edge_with("cam", &format!("rtsp://{}/movie.Mjpeg", origin.addr), |c| {
+        c.relay_linger = Duration::from_secs(1)
+    });
+    let (status, api) = http_get(edge.addr, "/api/movies");
+    let api = String::from_utf8_lossy(&api);
+    assert_eq!(status, 200);
+    assert!(
+        api.contains("\"name\": \"cam\""),
+        "a sleeping relay is listed: {api}"
+    );
+    let (status, page) = http_get(edge.addr, "/watch/cam");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("src=\"/mjpeg/cam\""));
+    assert_eq!(http_get(edge.addr, "/thumb/cam").0, 200);
+    assert_eq!(origin.sessions(), 0, "pages alone do not pull the origin");
+
+    // 4 s of frames (the linger is 1 s): in order, none missing, one origin session.
+    let mut viewer = MjpegReader::open(edge.addr, "/mjpeg/cam");
+    let start = Instant::now();
+    let mut numbers = Vec::new();
+    while start.elapsed() < Duration::from_secs(4) {
+        let jpeg = viewer
+            .next_jpeg(Instant::now() + Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("frames stopped after {numbers:?}"));
+        numbers.push(frame_number(&jpeg));
+    }
+    assert!(numbers.len() >= 60, "{} frames in 4 s", numbers.len());
+    for w in numbers.windows(2) {
+        assert_eq!(w[1], (w[0] + 1) % 48, "in order, none missing: {numbers:?}");
+    }
+    assert_eq!(origin.sessions(), 1);
+    let (_, api) = http_get(edge.addr, "/api/movies");
+    let api = String::from_utf8_lossy(&api);
+    assert!(
+        api.contains("\"width\": 320, \"height\": 240"),
+        "size from the frames: {api}"
+    );
+
+    // The viewer leaves: the origin session is torn down after the linger.
+    drop(viewer);
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while !origin
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains(": teardown ("))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the relay closed after its viewer left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

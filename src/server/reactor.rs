@@ -302,6 +302,7 @@ impl Server {
             self.run_timers(now, wall);
             self.relay_io(now, wall);
             self.deliver_replies(now, wall);
+            self.end_viewers();
             self.exchange_renditions();
             while let Some(change) = self.core.poll_group_change() {
                 match change {

@@ -392,3 +392,94 @@ impl Publisher {
         }
     }
 }
+
+/// `GET path` on `addr` with `Connection: close`: the status and everything that came.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let status = String::from_utf8_lossy(&all[..all.len().min(12)])
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, all)
+}
+
+/// A browser's `/mjpeg/` connection, read part by part.
+pub struct MjpegReader {
+    stream: std::net::TcpStream,
+    buf: Vec<u8>,
+    ended: bool,
+}
+
+impl MjpegReader {
+    pub fn open(addr: SocketAddr, path: &str) -> MjpegReader {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        MjpegReader {
+            stream,
+            buf: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// The next part's JPEG; None when the body ends or nothing whole comes by `deadline`.
+    pub fn next_jpeg(&mut self, deadline: Instant) -> Option<Vec<u8>> {
+        use std::io::Read;
+        loop {
+            // Each part: headers with Content-Length, a blank line, the JPEG.
+            if let Some(at) = super::find(&self.buf, b"Content-Length: ") {
+                if let Some(end) = super::find(&self.buf[at..], b"\r\n\r\n") {
+                    let len: usize = String::from_utf8_lossy(&self.buf[at + 16..at + end])
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    let body = at + end + 4;
+                    if self.buf.len() >= body + len {
+                        let jpeg = self.buf[body..body + len].to_vec();
+                        self.buf.drain(..body + len);
+                        return Some(jpeg);
+                    }
+                }
+            }
+            if self.ended || Instant::now() >= deadline {
+                return None;
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => self.ended = true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => self.ended = true,
+            }
+        }
+    }
+
+    /// Whether the server ends the body (closes the connection) by `deadline`.
+    pub fn ends_by(&mut self, deadline: Instant) -> bool {
+        while self.next_jpeg(deadline).is_some() {}
+        self.ended
+    }
+}
+
+/// The number the test movie draws in a frame.
+pub fn frame_number(jpeg: &[u8]) -> u32 {
+    let rgb = rtsp_mjpeg::jpeg::decode_rgb(jpeg).unwrap();
+    rtsp_mjpeg::media::testmovie::read_frame_number(&rgb.pixels, rgb.width, rgb.height)
+        .expect("a frame of the test movie")
+}

@@ -34,12 +34,21 @@ struct Waiting {
     deadline: Instant,
 }
 
+/// A browser's `/mjpeg/` connection waiting for its relay's origin (its response head is sent;
+/// frames follow once the origin describes the stream).
+struct WaitingViewer {
+    conn: ConnId,
+    relay: RelayId,
+    deadline: Instant,
+}
+
 /// The relays and what waits for them.
 #[derive(Default)]
 pub struct Edge {
     relays: Vec<Relay>,
     timelines: Vec<Option<TimelineId>>,
     waiting: Vec<Waiting>,
+    viewers: Vec<WaitingViewer>,
     replies: VecDeque<(ConnId, Response)>,
     /// When readers are next counted (for the relays' linger).
     next_count: Option<Instant>,
@@ -69,6 +78,47 @@ impl Core {
             .next_count
             .get_or_insert(now + Duration::from_secs(1));
         self.edge.timelines[id].is_none().then_some(id)
+    }
+
+    /// Whether `name` is relayed (`--relay NAME=...`), pulled now or not.
+    pub fn is_relay(&self, name: &str) -> bool {
+        self.edge.relays.iter().any(|r| r.spec.name == name)
+    }
+
+    /// The relayed names.
+    pub fn relay_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.edge.relays.iter().map(|r| r.spec.name.as_str())
+    }
+
+    /// A browser watches relayed `name` on connection `conn` (response head already queued):
+    /// the relay wakes if it sleeps, and the viewer gets its frames once the origin has
+    /// described the stream (or its body ends if the origin cannot be had). False if `name` is
+    /// not relayed.
+    pub fn watch_relay(&mut self, conn: ConnId, name: &str, now: Instant) -> bool {
+        let Some(id) = self.edge.relays.iter().position(|r| r.spec.name == name) else {
+            return false;
+        };
+        self.edge.relays[id].want(now);
+        self.edge
+            .next_count
+            .get_or_insert(now + Duration::from_secs(1));
+        match self.edge.timelines[id] {
+            Some(t) => self.start_live_viewer(conn, t),
+            None => {
+                self.viewer_closed(conn);
+                self.edge.viewers.push(WaitingViewer {
+                    conn,
+                    relay: id,
+                    deadline: now + WAIT_FOR_ORIGIN,
+                });
+            }
+        }
+        true
+    }
+
+    /// Viewer connections waiting for an origin.
+    pub(super) fn relay_viewers_waiting(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.edge.viewers.iter().map(|v| v.conn)
     }
 
     /// Keeps a request until its relay's origin answers.
@@ -155,9 +205,17 @@ impl Core {
                 RelayEvent::Described(id) => {
                     self.relay_described(id);
                     self.answer_waiting(id, None, now, wall, out);
+                    let ready = self.take_viewers(|v| v.relay == id);
+                    if let Some(t) = self.edge.timelines[id] {
+                        for conn in ready {
+                            self.start_live_viewer(conn, t);
+                        }
+                    }
                 }
                 RelayEvent::Failed(id, status) => {
-                    self.answer_waiting(id, Some(status), now, wall, out)
+                    self.answer_waiting(id, Some(status), now, wall, out);
+                    let failed = self.take_viewers(|v| v.relay == id);
+                    self.end_viewers(failed);
                 }
                 RelayEvent::Idle(id) => {
                     if let Some(t) = self.edge.timelines[id].take() {
@@ -166,6 +224,15 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The waiting viewers' connections that `pick` chooses, no longer waiting.
+    fn take_viewers(&mut self, pick: impl Fn(&WaitingViewer) -> bool) -> Vec<ConnId> {
+        let (taken, rest) = std::mem::take(&mut self.edge.viewers)
+            .into_iter()
+            .partition(|v| pick(v));
+        self.edge.viewers = rest;
+        taken.into_iter().map(|v: WaitingViewer| v.conn).collect()
     }
 
     /// The origin described the stream: the timeline readers follow, made or updated.
@@ -246,13 +313,19 @@ impl Core {
     /// A connection closed: what waited on it is forgotten.
     pub(super) fn edge_closed(&mut self, conn: ConnId) {
         self.edge.waiting.retain(|w| w.conn.id != conn);
+        self.edge.viewers.retain(|v| v.conn != conn);
         self.edge.replies.retain(|(c, _)| *c != conn);
     }
 
     pub(super) fn edge_deadline(&self) -> Option<Instant> {
         let relays = self.edge.relays.iter().filter_map(Relay::poll_timeout);
         let waiting = self.edge.waiting.iter().map(|w| w.deadline);
-        relays.chain(waiting).chain(self.edge.next_count).min()
+        let viewers = self.edge.viewers.iter().map(|v| v.deadline);
+        relays
+            .chain(waiting)
+            .chain(viewers)
+            .chain(self.edge.next_count)
+            .min()
     }
 
     pub(super) fn edge_timeout(&mut self, now: Instant, wall: SystemTime, out: &mut dyn Outbox) {
@@ -271,6 +344,8 @@ impl Core {
         for w in late {
             self.answer_one(w, Some(GATEWAY_TIMEOUT), now, wall, out);
         }
+        let late = self.take_viewers(|v| now >= v.deadline);
+        self.end_viewers(late);
         for r in &mut self.edge.relays {
             if r.poll_timeout().is_some_and(|t| now >= t) {
                 r.handle_timeout(now);
@@ -279,7 +354,8 @@ impl Core {
         self.relay_events(now, wall, out);
     }
 
-    /// Tells each relay how many readers it has (sessions on its timeline, waiting requests).
+    /// Tells each relay how many readers it has: sessions on its timeline, browsers watching
+    /// it, requests and browsers waiting for it.
     fn count_relay_readers(&mut self, now: Instant) {
         let mut any = false;
         for id in 0..self.edge.relays.len() {
@@ -289,9 +365,11 @@ impl Core {
                 .values()
                 .filter(|s| t.is_some() && matches!(s.feed, Feed::Timeline(x) if Some(x) == t))
                 .count();
-            let waiting = self.edge.waiting.iter().filter(|w| w.relay == id).count();
+            let browsers = self.http.live.values().filter(|x| t == Some(**x)).count();
+            let waiting = self.edge.waiting.iter().filter(|w| w.relay == id).count()
+                + self.edge.viewers.iter().filter(|v| v.relay == id).count();
             let r = &mut self.edge.relays[id];
-            r.readers(sessions + waiting, now);
+            r.readers(sessions + browsers + waiting, now);
             any |= r.is_active() || r.is_wanted() || t.is_some();
         }
         self.edge.next_count = any.then(|| now + Duration::from_secs(1));

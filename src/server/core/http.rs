@@ -149,7 +149,10 @@ pub struct HttpSide {
     viewers: HashMap<u64, Viewer>,
     by_conn: HashMap<ConnId, u64>,
     /// Viewers of live streams (shared timelines): their connection and the timeline.
-    live: HashMap<ConnId, TimelineId>,
+    pub(super) live: HashMap<ConnId, TimelineId>,
+    /// Viewer connections whose stream ended (a publisher left, an origin could not be had):
+    /// the reactor closes them once their queue drains, so readers see the body end.
+    ended: Vec<ConnId>,
     next_viewer: u64,
     pub counters: Counters,
 }
@@ -220,13 +223,36 @@ impl Core {
         self.http.viewers.len() + self.http.live.len()
     }
 
-    /// Connections that carry an MJPEG viewer.
+    /// Connections that carry an MJPEG viewer (or one waiting for a relay's origin).
     pub fn viewer_connections(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.http
             .by_conn
             .keys()
             .chain(self.http.live.keys())
             .copied()
+            .chain(self.relay_viewers_waiting())
+    }
+
+    /// A viewer connection whose stream has ended, to close once its queue drains.
+    pub fn poll_ended_viewer(&mut self) -> Option<ConnId> {
+        self.http.ended.pop()
+    }
+
+    /// The browsers watching live `timeline` lose it (it ended): their bodies end.
+    pub(super) fn end_live_viewers(&mut self, timeline: TimelineId) {
+        let ended = &mut self.http.ended;
+        self.http.live.retain(|conn, t| {
+            let keep = *t != timeline;
+            if !keep {
+                ended.push(*conn);
+            }
+            keep
+        });
+    }
+
+    /// Viewer connections to close: their stream could not be had.
+    pub(super) fn end_viewers(&mut self, conns: impl IntoIterator<Item = ConnId>) {
+        self.http.ended.extend(conns);
     }
 
     /// The live stream (a publisher's or a relay's shared timeline) called `name`, if one is on.
@@ -366,6 +392,7 @@ impl Core {
     /// Forgets the viewer on `conn`, if any (its connection closed).
     pub(super) fn viewer_closed(&mut self, conn: ConnId) {
         self.http.live.remove(&conn);
+        self.http.ended.retain(|c| *c != conn);
         if let Some(id) = self.http.by_conn.remove(&conn) {
             if let Some(v) = self.http.viewers.remove(&id) {
                 if let Some(k) = v.timer {

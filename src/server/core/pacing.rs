@@ -223,6 +223,7 @@ impl Core {
             .map(|s| s.id)
             .collect();
         self.timelines.remove(&id);
+        self.end_live_viewers(id);
         for sid in followers {
             self.end_session(sid, "its stream ended", now, wall, out);
         }
@@ -245,6 +246,12 @@ impl Core {
         };
         t.last_pts = Some(pts);
         if !frame.jpeg.is_empty() {
+            if t.info.width == 0 {
+                // The SDP gave no size (a relay of rtspd, most publishers): the frames do.
+                if let Ok(j) = crate::jpeg::parse(&frame.jpeg) {
+                    (t.info.width, t.info.height) = (j.width, j.height);
+                }
+            }
             t.last_jpeg = Some(frame.clone());
         }
         for s in self.sessions.values_mut() {

@@ -2,7 +2,8 @@
 //!
 //! Every name the [`Library`](crate::server::source::Library) lists (movies, and playlists once
 //! it reads them) is looked up, which indexes a movie the first time; browser video files come
-//! from [`files`]; live streams (publishers' and relays' timelines) while they are on.
+//! from [`files`]; live streams (publishers' and relays' timelines) while they are on, and
+//! every relayed name (an idle one with its size unknown: 0).
 //! `/api/movies` lists what RTSP and `/mjpeg/` can stream (a live one with `duration` null).
 
 use crate::http::response::Response;
@@ -45,7 +46,22 @@ pub fn entries(core: &mut Core) -> Vec<Entry> {
             Err(LookupError::NotFound(_)) => {} // gone since it was listed
         }
     }
-    for info in core.live_streams() {
+    let live = core.live_streams();
+    // A relay not pulled now is listed too: watching it wakes it.
+    let idle_relays: Vec<SourceInfo> = core
+        .relay_names()
+        .filter(|name| !live.iter().any(|l| l.name == *name))
+        .map(|name| SourceInfo {
+            name: name.to_string(),
+            width: 0,
+            height: 0,
+            fps: core.config().fps,
+            duration: None,
+            frames: 0,
+            bytes: 0,
+        })
+        .collect();
+    for info in live.into_iter().chain(idle_relays) {
         out.push(Entry {
             name: info.name.clone(),
             kind: Kind::Live(info),

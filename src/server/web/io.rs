@@ -276,6 +276,11 @@ impl Server {
                     self.core.start_live_viewer(slot, timeline);
                 }
             }
+            Action::MjpegRelay { response, name } => {
+                if self.open_stream(slot, &response, now) {
+                    self.core.watch_relay(slot, &name, now);
+                }
+            }
             Action::File {
                 response,
                 path,
@@ -399,6 +404,17 @@ impl Server {
             return;
         }
         self.process_input(g, now, wall, false);
+    }
+
+    /// Viewers whose stream ended are closed once what they were sent has gone out.
+    pub(in crate::server) fn end_viewers(&mut self) {
+        while let Some(slot) = self.core.poll_ended_viewer() {
+            if let Some(c) = self.conns.get_mut(slot) {
+                debug!("{}: the stream this viewer watched ended", c.peer);
+                c.closing = true;
+                self.dirty.push(slot);
+            }
+        }
     }
 
     /// A connection's queue has gone out: a file body gets its next chunk.

@@ -61,6 +61,8 @@ pub enum Action {
         source: Arc<dyn Seekable>,
         start: usize,
     },
+    /// Send this head, then the frames of relayed `name` once its origin is pulled.
+    MjpegRelay { response: Response, name: String },
     /// Send this head, then each frame live `timeline` pushes from now on.
     MjpegLive {
         response: Response,
@@ -86,6 +88,7 @@ impl Action {
             Action::Reply { response, .. }
             | Action::Mjpeg { response, .. }
             | Action::MjpegLive { response, .. }
+            | Action::MjpegRelay { response, .. }
             | Action::File { response, .. }
             | Action::TunnelGet { response, .. } => Some(response.status),
             Action::TunnelPost { .. } => None,
@@ -124,14 +127,15 @@ impl Web {
                 response.close |= !req.keep_alive();
             }
             // The stream's body ends when the connection does.
-            Action::Mjpeg { response, .. } | Action::MjpegLive { response, .. } => {
-                response.close = true
-            }
+            Action::Mjpeg { response, .. }
+            | Action::MjpegLive { response, .. }
+            | Action::MjpegRelay { response, .. } => response.close = true,
             Action::TunnelGet { .. } | Action::TunnelPost { .. } => {}
         }
         if let Action::Reply { response, .. }
         | Action::Mjpeg { response, .. }
         | Action::MjpegLive { response, .. }
+        | Action::MjpegRelay { response, .. }
         | Action::File { response, .. }
         | Action::TunnelGet { response, .. } = &mut action
         {
@@ -257,6 +261,13 @@ impl Web {
                         return reply(response);
                     }
                     return Action::MjpegLive { response, timeline };
+                }
+                if core.is_relay(&name("/mjpeg/")) {
+                    if head_only {
+                        return reply(response);
+                    }
+                    let name = name("/mjpeg/");
+                    return Action::MjpegRelay { response, name };
                 }
                 match source(core, &name("/mjpeg/")) {
                     Err(r) => reply(r),

@@ -208,7 +208,7 @@ pub fn watch(core: &mut Core, name: &str, host: &str) -> Response {
         );
         return page(&format!("{name} · rtspd"), &body, FILE_JS);
     }
-    if core.live_stream(name).is_some() {
+    if core.live_stream(name).is_some() || core.is_relay(name) {
         return live(name, &header, host);
     }
     let source = match source(core, name) {
@@ -289,8 +289,8 @@ pub fn thumb(core: &mut Core, name: &str, t: Option<f64>) -> Response {
             Err(_) => error(404, "No such video."),
         };
     }
-    if core.live_stream(name).is_some() {
-        // A live stream's thumbnail is its latest picture.
+    if core.live_stream(name).is_some() || core.is_relay(name) {
+        // A live stream's thumbnail is its latest picture (none while a relay sleeps).
         return match core.live_frame(name) {
             Some(f) => jpeg(f.jpeg.clone(), "no-cache"),
             None => jpeg(placeholder().to_vec(), "no-cache"),
