@@ -179,7 +179,7 @@ for n in $SESSIONS; do
     log "rtspd, $n sessions"
     args=(--port "$port" --bind 127.0.0.1 --rtp-port 0 --media "$WORK/media" --fps "$FPS"
         --max-sessions $((n + 100)) --max-connections $((n + 100))
-        --max-connections-per-peer $((n + 100)))
+        --max-connections-per-peer $((n + 100)) --max-sessions-per-peer $((n + 100)))
     show "$RTSPD" "${args[@]}"
     "$RTSPD" "${args[@]}" >"$WORK/rtspd-$n.log" 2>&1 &
     pid=$!

@@ -76,7 +76,7 @@ for n in $SESSIONS; do
     "$RTSPD" --port "$edge" --bind 127.0.0.1 --rtp-port 0 --media "$WORK/edge" \
         --relay "cam=rtsp://127.0.0.1:$origin/movie.Mjpeg" \
         --max-sessions $((n + 100)) --max-connections $((n + 100)) \
-        --max-connections-per-peer $((n + 100)) >"$WORK/edge.log" 2>&1 &
+        --max-connections-per-peer $((n + 100)) --max-sessions-per-peer $((n + 100)) >"$WORK/edge.log" 2>&1 &
     edge_pid=$!
     PIDS+=("$edge_pid")
     wait_port "$edge"

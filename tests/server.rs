@@ -552,8 +552,11 @@ fn vanished_client_does_not_disturb_others() {
 
 #[test]
 fn two_hundred_concurrent_sessions() {
-    // All from 127.0.0.1, so the per-address connection limit (64 by default) is raised.
-    let server = TestServer::start(|c| c.max_connections_per_peer = 1000);
+    // All from 127.0.0.1, so the per-address limits (64 by default) are raised.
+    let server = TestServer::start(|c| {
+        c.max_connections_per_peer = 1000;
+        c.max_sessions_per_peer = 1000;
+    });
     let url = server.url("movie.Mjpeg");
     let rx = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
     rx.set_recv_buffer_size(8 << 20).unwrap();

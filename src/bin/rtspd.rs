@@ -42,6 +42,10 @@ struct Args {
     /// most sessions at once; SETUP past it gets 453 (default 1000)
     #[argh(option, default = "1000")]
     max_sessions: usize,
+    /// most sessions (publishers included) from one client address; SETUP or ANNOUNCE past it
+    /// gets 453 (default 64)
+    #[argh(option, default = "64")]
+    max_sessions_per_peer: usize,
     /// most RTSP connections at once; more are closed on accept (default 4096)
     #[argh(option, default = "4096")]
     max_connections: usize,
@@ -148,6 +152,9 @@ fn run(args: Args) -> Result<(), String> {
     if args.max_connections_per_peer == 0 || args.max_connections == 0 {
         return Err("--max-connections and --max-connections-per-peer must be at least 1".into());
     }
+    if args.max_sessions_per_peer == 0 {
+        return Err("--max-sessions-per-peer 0: must be at least 1".into());
+    }
     if args.max_head < 256 {
         return Err(format!(
             "--max-head {}: must be at least 256",
@@ -213,6 +220,7 @@ fn run(args: Args) -> Result<(), String> {
         max_sessions: args.max_sessions,
         max_connections: args.max_connections,
         max_connections_per_peer: args.max_connections_per_peer,
+        max_sessions_per_peer: args.max_sessions_per_peer,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_head: args.max_head,
         max_headers: args.max_headers,

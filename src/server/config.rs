@@ -27,6 +27,9 @@ pub struct Config {
     /// A session with no RTSP connection and no RTSP request or RTCP packet for this long ends.
     pub session_timeout: Duration,
     pub max_sessions: usize,
+    /// Sessions (publishers included) one client address may hold at once, so that one client
+    /// cannot take every slot of `max_sessions`.
+    pub max_sessions_per_peer: usize,
     pub max_connections: usize,
     /// Connections one client address may hold at once; more are closed on accept.
     pub max_connections_per_peer: usize,
@@ -80,6 +83,7 @@ impl Default for Config {
             mtu: 1400,
             session_timeout: Duration::from_secs(60),
             max_sessions: 1000,
+            max_sessions_per_peer: 64,
             max_connections: 4096,
             max_connections_per_peer: 64,
             idle_timeout: Duration::from_secs(30),

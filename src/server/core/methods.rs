@@ -219,6 +219,9 @@ impl Core {
             );
             return Err(StatusCode::NOT_ENOUGH_BANDWIDTH);
         }
+        if self.peer_at_limit(conn) {
+            return Err(StatusCode::NOT_ENOUGH_BANDWIDTH);
+        }
         let id = self.new_session_id();
         let ssrc = self.new_ssrc();
         let name = named.info().name.clone();

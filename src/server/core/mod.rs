@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
-use log::debug;
+use log::{debug, warn};
 
 use crate::rtp::rtcp;
 use crate::rtsp::message::{Method, Request, Response, StatusCode};
@@ -217,6 +217,27 @@ impl Core {
     /// Sessions viewers hold (multicast groups' internal senders are not counted).
     pub fn session_count(&self) -> usize {
         self.sessions.len() - self.multicast.as_ref().map_or(0, |m| m.groups.len())
+    }
+
+    /// Whether the client at `conn`'s address holds its share of sessions already (publishers
+    /// count; multicast group senders are the server's own). Logged when it does.
+    fn peer_at_limit(&self, conn: &ConnInfo) -> bool {
+        let ip = conn.peer.ip();
+        let held = self
+            .sessions
+            .values()
+            .filter(|s| s.peer.ip() == ip && !self.is_group_sender(s.id))
+            .count()
+            + self.publishers.from(ip);
+        let full = held >= self.config.max_sessions_per_peer;
+        if full {
+            warn!(
+                "{}: refused: {held} sessions from this address is the limit \
+                 (--max-sessions-per-peer)",
+                conn.peer
+            );
+        }
+        full
     }
 
     pub fn library(&self) -> &Library {

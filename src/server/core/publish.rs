@@ -39,6 +39,11 @@ impl Publishers {
         self.by_path.len()
     }
 
+    /// Publishers from address `ip`.
+    pub(super) fn from(&self, ip: std::net::IpAddr) -> usize {
+        self.by_path.values().filter(|p| p.peer.ip() == ip).count()
+    }
+
     /// Is this session id a publisher's?
     pub fn has_id(&self, id: u64) -> bool {
         self.by_id(id).is_some()
@@ -152,7 +157,9 @@ impl Core {
             );
             return Err(StatusCode::METHOD_NOT_VALID_IN_THIS_STATE);
         }
-        if self.sessions.len() + self.publishers.len() >= self.config.max_sessions {
+        if self.sessions.len() + self.publishers.len() >= self.config.max_sessions
+            || self.peer_at_limit(conn)
+        {
             return Err(StatusCode::NOT_ENOUGH_BANDWIDTH);
         }
         let track = announced.served_track();

@@ -300,6 +300,37 @@ fn session_limit_and_unknown_sessions() {
     assert_eq!(r.status, StatusCode::SESSION_NOT_FOUND);
 }
 
+#[test]
+fn one_address_cannot_take_every_session() {
+    let mut f = fixture(|c| c.max_sessions_per_peer = 2);
+    let transport = |port: u16| format!("RTP/AVP;unicast;client_port={port}-{}", port + 1);
+    let first = f.setup_udp(&transport(5000));
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(f.setup_udp(&transport(5002)).status, StatusCode::OK);
+    // A third from the same address, even on another connection, is refused...
+    f.conn.id = 2;
+    f.conn.peer = "127.0.0.1:40002".parse().unwrap();
+    let r = f.setup_udp(&transport(5004));
+    assert_eq!(r.status, StatusCode::NOT_ENOUGH_BANDWIDTH);
+    // ...while another address is served.
+    f.conn.id = 3;
+    f.conn.peer = "127.0.0.2:40000".parse().unwrap();
+    assert_eq!(f.setup_udp(&transport(5000)).status, StatusCode::OK);
+    // A session ended frees its slot.
+    f.conn.id = 1;
+    f.conn.peer = "127.0.0.1:40000".parse().unwrap();
+    let t0 = f.t0;
+    let r = f.request(
+        t0,
+        &format!(
+            "TEARDOWN rtsp://127.0.0.1:8554/movie.Mjpeg RTSP/1.0\r\nCSeq: 4\r\nSession: {}\r\n\r\n",
+            session_of(&first)
+        ),
+    );
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(f.setup_udp(&transport(5004)).status, StatusCode::OK);
+}
+
 fn play(f: &mut Fixture, now: Instant, id: &str) -> Response {
     f.request(
         now,
