@@ -799,6 +799,10 @@ fn the_tunnel_by_hand_with_requests_split_anywhere() {
     let mut bad = Http::connect(s.addr);
     bad.send("POST /x HTTP/1.0\r\nx-sessioncookie: Zk9vYmFy\r\nContent-Length: 32767\r\n\r\n!!!!");
     assert!(bad.closed());
+    // Another GET cannot take the cookie (and so the POSTs) of a tunnel that is open.
+    let mut thief = Http::connect(s.addr);
+    thief.send("GET /movie.Mjpeg HTTP/1.0\r\nx-sessioncookie: Zk9vYmFy\r\nAccept: application/x-rtsp-tunnelled\r\n\r\n");
+    assert_eq!(thief.read(false).unwrap().status, 409);
     post.write_all(b64(&format!("OPTIONS {url} RTSP/1.0\r\nCSeq: 3\r\n\r\n")).as_bytes())
         .unwrap();
     assert_eq!(

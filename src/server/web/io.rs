@@ -225,6 +225,13 @@ impl Server {
         true
     }
 
+    /// The open tunnel GET `cookie` names: its slot, serial and client address.
+    fn live_tunnel(&self, cookie: &str) -> Option<(usize, u64, IpAddr)> {
+        let (g, serial, ip) = *self.web.tunnels.0.get(cookie)?;
+        let gc = self.conns.slots.get(g)?.as_ref()?;
+        (gc.serial == serial && matches!(gc.web, Link::TunnelGet)).then_some((g, serial, ip))
+    }
+
     fn send(&mut self, slot: usize, req: Option<&Request>, mut r: Response, head_only: bool) {
         if r.get("Date").is_none() {
             r.headers
@@ -250,6 +257,20 @@ impl Server {
         now: Instant,
         wall: SystemTime,
     ) {
+        let action = match action {
+            // A cookie names one tunnel: another GET cannot take it over (and with it the
+            // first one's POSTs) while that tunnel's GET is open.
+            Action::TunnelGet { cookie, .. } if self.live_tunnel(&cookie).is_some() => {
+                info!("tunnel GET with a cookie already in use; refused");
+                let mut response = error(409, "That tunnel cookie is in use.");
+                response.close = true;
+                Action::Reply {
+                    response,
+                    head_only: false,
+                }
+            }
+            a => a,
+        };
         if let Some(status) = action.status() {
             if !matches!(action, Action::Reply { .. }) {
                 self.core
@@ -320,26 +341,14 @@ impl Server {
                 let entry = (slot, c.serial, c.peer.ip());
                 info!("{}: RTSP tunnel over HTTP opened", c.peer);
                 self.dirty.push(slot);
-                if let Some((old, ..)) = self.web.tunnels.0.insert(cookie, entry) {
-                    debug!("tunnel cookie reused; connection {old} no longer gets its POSTs");
-                }
+                // A cookie left by a closed GET is free to take.
+                self.web.tunnels.0.insert(cookie, entry);
             }
             Action::TunnelPost { cookie } => {
                 let Some(peer) = self.conns.get_mut(slot).map(|c| c.peer.ip()) else {
                     return;
                 };
-                let get = self.web.tunnels.0.get(&cookie).copied();
-                let alive = get.filter(|&(g, serial, ip)| {
-                    ip == peer
-                        && self
-                            .conns
-                            .slots
-                            .get(g)
-                            .and_then(Option::as_ref)
-                            .is_some_and(|gc| {
-                                gc.serial == serial && matches!(gc.web, Link::TunnelGet)
-                            })
-                });
+                let alive = self.live_tunnel(&cookie).filter(|&(_, _, ip)| ip == peer);
                 let Some((g, serial, _)) = alive else {
                     let mut r = error(404, "No RTSP tunnel has that cookie.");
                     r.close = true;
