@@ -195,13 +195,16 @@ fn h264_passes_through_to_ffmpeg_and_gstreamer() {
             "rtspsrc location={url} protocols=tcp latency=100 ! rtph264depay ! avdec_h264 ! \
              identity eos-after=25 ! fakesink"
         );
-        let out = run(
-            std::process::Command::new("gst-launch-1.0")
-                .arg("-q")
-                .args(pipeline.split_whitespace()),
+        // As in the interop tests, gst-launch now and then reports "Received end-of-file" on
+        // the PAUSE it sends while shutting down, after its frames came: tolerated, while the
+        // EOS it prints proves that 25 pictures were decoded.
+        let out = common::tools::run_allowing(
+            std::process::Command::new("gst-launch-1.0").args(pipeline.split_whitespace()),
             Duration::from_secs(60),
+            "Received end-of-file",
         );
-        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("Got EOS from element"), "{stdout}");
         drop(_publisher);
         assert!(wait_for_status(
             server.addr,
