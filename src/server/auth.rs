@@ -214,10 +214,11 @@ impl Authenticator {
             .collect()
     }
 
-    /// Checks a request's `Authorization` header.
+    /// Checks the `Authorization` header of a request for `target` (its request URI).
     pub fn check(
         &mut self,
         method: &str,
+        target: &str,
         authorization: Option<&str>,
         peer: IpAddr,
         now: SystemTime,
@@ -234,7 +235,7 @@ impl Authenticator {
         let outcome = if header.is("basic") && self.config.schemes.contains(&Scheme::Basic) {
             self.check_basic(&header)
         } else if header.is("digest") && self.config.schemes.contains(&Scheme::Digest) {
-            self.check_digest(&header, method, now)
+            self.check_digest(&header, method, target, now)
         } else {
             Err(None)
         };
@@ -271,6 +272,7 @@ impl Authenticator {
         &self,
         h: &AuthHeader,
         method: &str,
+        target: &str,
         now: SystemTime,
     ) -> Result<(), Option<bool>> {
         let field = |n: &str| h.get(n).ok_or(None);
@@ -280,7 +282,7 @@ impl Authenticator {
             field("uri")?,
             field("response")?,
         );
-        if h.get("realm") != Some(self.config.realm.as_str()) {
+        if h.get("realm") != Some(self.config.realm.as_str()) || !same_resource(uri, target) {
             return Err(None);
         }
         let fresh = self.check_nonce(nonce, now).map_err(|_| None)?;
@@ -342,6 +344,26 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether a Digest answer's `uri` names the resource requested (RFC 7616 §3.4.6), so that an
+/// answer seen for one request cannot open another. Compared by path, without scheme, host or
+/// query: clients differ in how they spell the rest. A track's request may carry its
+/// aggregate's URI (GStreamer answers with the URL it was given for every request), and
+/// `OPTIONS *` any.
+fn same_resource(uri: &str, target: &str) -> bool {
+    fn path(u: &str) -> &str {
+        let u = u.split(['?', '#']).next().unwrap_or("");
+        let u = match u.find("://") {
+            Some(i) => u[i + 3..].find('/').map_or("", |j| &u[i + 3 + j..]),
+            None => u,
+        };
+        u.trim_matches('/')
+    }
+    let (a, b) = (path(uri), path(target));
+    let under =
+        |long: &str, short: &str| long.strip_prefix(short).is_some_and(|r| r.starts_with('/'));
+    target == "*" || a == b || under(b, a) || under(a, b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,7 +405,7 @@ mod tests {
         let now = SystemTime::now();
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(
-            a.check("DESCRIBE", None, peer, now),
+            a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", None, peer, now),
             Verdict::Challenge { stale: false }
         );
         let ch = a.challenges(now, false);
@@ -393,24 +415,64 @@ mod tests {
         for qop in [false, true] {
             let h = digest_for(&a, "alice", "secret", &nonce, qop);
             assert_eq!(
-                a.check("DESCRIBE", Some(&h), peer, now),
+                a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", Some(&h), peer, now),
                 Verdict::Allowed,
                 "qop={qop}"
             );
             // The method is part of the hash.
-            assert_ne!(a.check("TEARDOWN", Some(&h), peer, now), Verdict::Allowed);
+            assert_ne!(
+                a.check("TEARDOWN", "rtsp://h/movie.Mjpeg", Some(&h), peer, now),
+                Verdict::Allowed
+            );
         }
         let wrong = digest_for(&a, "alice", "guess", &nonce, true);
         assert_eq!(
-            a.check("DESCRIBE", Some(&wrong), peer, now),
+            a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", Some(&wrong), peer, now),
             Verdict::Challenge { stale: false }
         );
         let basic = basic_authorization("alice", "secret");
         assert_ne!(
-            a.check("DESCRIBE", Some(&basic), peer, now),
+            a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", Some(&basic), peer, now),
             Verdict::Allowed,
             "Basic not enabled"
         );
+    }
+
+    #[test]
+    fn an_answer_opens_only_the_resource_it_names() {
+        let mut a = auth("digest");
+        let now = SystemTime::now();
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let nonce = nonce_of(&a.challenges(now, false)[0]);
+        let h = digest_for(&a, "alice", "secret", &nonce, true); // uri rtsp://h/movie.Mjpeg
+        for target in [
+            "rtsp://h/movie.Mjpeg",
+            "rtsp://127.0.0.1:8554/movie.Mjpeg/",
+            "rtsp://h/movie.Mjpeg/trackID=0",
+            "/movie.Mjpeg",
+            "*",
+        ] {
+            assert_eq!(
+                a.check("DESCRIBE", target, Some(&h), peer, now),
+                Verdict::Allowed,
+                "{target}"
+            );
+        }
+        for target in [
+            "rtsp://h/mixed.m3u",
+            "rtsp://h/movie.Mjpeg2",
+            "rtsp://h/",
+            "/api/movies",
+        ] {
+            assert_ne!(
+                a.check("DESCRIBE", target, Some(&h), peer, now),
+                Verdict::Allowed,
+                "{target}"
+            );
+        }
+        assert!(same_resource("/thumb/a.Mjpeg", "/thumb/a.Mjpeg?t=3"));
+        assert!(!same_resource("/thumb/a.Mjpeg", "/mjpeg/a.Mjpeg"));
+        assert!(!same_resource("rtsp://h/", "rtsp://h/movie.Mjpeg"));
     }
 
     #[test]
@@ -421,7 +483,13 @@ mod tests {
         let old = nonce_of(&a.challenges(then, false)[0]);
         let h = digest_for(&a, "alice", "secret", &old, true);
         assert_eq!(
-            a.check("DESCRIBE", Some(&h), peer, SystemTime::now()),
+            a.check(
+                "DESCRIBE",
+                "rtsp://h/movie.Mjpeg",
+                Some(&h),
+                peer,
+                SystemTime::now()
+            ),
             Verdict::Challenge { stale: true }
         );
         // A nonce from another server run (another secret) is not accepted.
@@ -429,7 +497,13 @@ mod tests {
         let foreign = nonce_of(&other.challenges(SystemTime::now(), false)[0]);
         let h = digest_for(&a, "alice", "secret", &foreign, true);
         assert_eq!(
-            a.check("DESCRIBE", Some(&h), peer, SystemTime::now()),
+            a.check(
+                "DESCRIBE",
+                "rtsp://h/movie.Mjpeg",
+                Some(&h),
+                peer,
+                SystemTime::now()
+            ),
             Verdict::Challenge { stale: false }
         );
     }
@@ -443,27 +517,33 @@ mod tests {
         assert_eq!(ch[0], "Basic realm=\"rtspd\"");
         assert!(ch[1].starts_with("Digest "));
         let good = basic_authorization("alice", "secret");
-        assert_eq!(a.check("PLAY", Some(&good), peer, now), Verdict::Allowed);
+        assert_eq!(
+            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), peer, now),
+            Verdict::Allowed
+        );
         let bad = basic_authorization("alice", "nope");
         for _ in 0..MAX_FAILURES {
             assert_eq!(
-                a.check("PLAY", Some(&bad), peer, now),
+                a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&bad), peer, now),
                 Verdict::Challenge { stale: false }
             );
         }
         assert_eq!(
-            a.check("PLAY", Some(&good), peer, now),
+            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), peer, now),
             Verdict::Locked,
             "even good ones, for a while"
         );
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert_eq!(
-            a.check("PLAY", Some(&good), other, now),
+            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), other, now),
             Verdict::Allowed,
             "per peer"
         );
         let later = now + FAILURE_WINDOW + Duration::from_secs(1);
-        assert_eq!(a.check("PLAY", Some(&good), peer, later), Verdict::Allowed);
+        assert_eq!(
+            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), peer, later),
+            Verdict::Allowed
+        );
     }
 
     #[test]

@@ -201,6 +201,7 @@ impl Core {
     pub fn authorize_http(
         &mut self,
         method: &str,
+        target: &str,
         authorization: Option<&str>,
         peer: IpAddr,
         wall: SystemTime,
@@ -208,7 +209,7 @@ impl Core {
         let Some(auth) = self.auth.as_mut() else {
             return HttpAuth::Allowed;
         };
-        match auth.check(method, authorization, peer, wall) {
+        match auth.check(method, target, authorization, peer, wall) {
             Verdict::Allowed => HttpAuth::Allowed,
             Verdict::Challenge { stale } => HttpAuth::Challenge(auth.challenges(wall, stale)),
             Verdict::Locked => HttpAuth::Locked,

@@ -396,6 +396,7 @@ impl Core {
         }
         let verdict = auth.check(
             &req.method.to_string(),
+            &req.uri,
             req.headers.get("Authorization"),
             conn.peer.ip(),
             wall,

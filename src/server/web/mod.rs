@@ -200,6 +200,7 @@ impl Web {
         }
         match core.authorize_http(
             &req.method,
+            &req.target,
             req.headers.get("Authorization"),
             conn.peer.ip(),
             wall,
