@@ -628,6 +628,21 @@ mod binary {
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("0 of 5 frames"), "{err}");
+        // A window with no display to open it on: said at once, not played invisibly.
+        let out = Proc::new(BIN)
+            .arg(server.url("movie.Mjpeg"))
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("SDL_VIDEODRIVER")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("rtsp-sdl: no display") && err.contains("--headless"),
+            "{err}"
+        );
     }
 
     fn decode_png(path: &Path) -> (usize, usize, Vec<u8>) {

@@ -82,10 +82,6 @@ fn main() -> ExitCode {
     let started = Instant::now();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Args = argh::from_env();
-    if !args.headless {
-        // Before any thread: it sets environment variables SDL's libraries read.
-        window::prepare_process();
-    }
     let (mut opts, queue) = match options(&args) {
         Ok(o) => o,
         Err(msg) => {
@@ -93,6 +89,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !args.headless {
+        if let Some(why) = window::display_missing() {
+            eprintln!("rtsp-sdl: {why}");
+            return ExitCode::from(2);
+        }
+        // Before any thread: it sets environment variables SDL's libraries read.
+        window::prepare_process();
+    }
     opts.timeline = Arc::new(Timeline::new(started));
     let mut player = match Player::with_queue(opts, queue, started) {
         Ok(p) => p,

@@ -133,6 +133,21 @@ pub fn prepare_process() {
     }
 }
 
+/// Why a window cannot open here, if it cannot: no X or Wayland display to open it on (and no
+/// SDL video driver chosen by hand). Checked before SDL starts, whose own message for this is
+/// obscure and which may otherwise pick an invisible driver.
+pub fn display_missing() -> Option<String> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("DISPLAY") || set("WAYLAND_DISPLAY") || set("SDL_VIDEODRIVER") {
+        return None;
+    }
+    Some(
+        "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); \
+         use --headless, or run under X (xvfb-run rtsp-sdl ...)"
+            .into(),
+    )
+}
+
 /// SDL hints for the window (and its benchmark). No vsync wait on present. With the software
 /// renderer, the window's pixels go to X directly (XShm) rather than through an OpenGL
 /// texture, which under Xvfb means Mesa's llvmpipe: 90-210 ms to start, 3-27 ms a present.
