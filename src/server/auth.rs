@@ -367,6 +367,9 @@ fn same_resource(uri: &str, target: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The URI the tests' Digest answers name and their requests ask for.
+    const URI: &str = "rtsp://h/movie.Mjpeg";
     use crate::rtsp::auth::basic_authorization;
 
     fn auth(schemes: &str) -> Authenticator {
@@ -378,7 +381,7 @@ mod tests {
 
     fn digest_for(a: &Authenticator, user: &str, pass: &str, nonce: &str, qop: bool) -> String {
         let h = ha1(user, "rtspd", pass);
-        let uri = "rtsp://h/movie.Mjpeg";
+        let uri = URI;
         let q = qop.then_some(("00000001", "abcdef"));
         let r = digest_response(&h, nonce, "DESCRIBE", uri, q);
         let mut s = format!(
@@ -405,7 +408,7 @@ mod tests {
         let now = SystemTime::now();
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(
-            a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", None, peer, now),
+            a.check("DESCRIBE", URI, None, peer, now),
             Verdict::Challenge { stale: false }
         );
         let ch = a.challenges(now, false);
@@ -415,24 +418,24 @@ mod tests {
         for qop in [false, true] {
             let h = digest_for(&a, "alice", "secret", &nonce, qop);
             assert_eq!(
-                a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", Some(&h), peer, now),
+                a.check("DESCRIBE", URI, Some(&h), peer, now),
                 Verdict::Allowed,
                 "qop={qop}"
             );
             // The method is part of the hash.
             assert_ne!(
-                a.check("TEARDOWN", "rtsp://h/movie.Mjpeg", Some(&h), peer, now),
+                a.check("TEARDOWN", URI, Some(&h), peer, now),
                 Verdict::Allowed
             );
         }
         let wrong = digest_for(&a, "alice", "guess", &nonce, true);
         assert_eq!(
-            a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", Some(&wrong), peer, now),
+            a.check("DESCRIBE", URI, Some(&wrong), peer, now),
             Verdict::Challenge { stale: false }
         );
         let basic = basic_authorization("alice", "secret");
         assert_ne!(
-            a.check("DESCRIBE", "rtsp://h/movie.Mjpeg", Some(&basic), peer, now),
+            a.check("DESCRIBE", URI, Some(&basic), peer, now),
             Verdict::Allowed,
             "Basic not enabled"
         );
@@ -483,13 +486,7 @@ mod tests {
         let old = nonce_of(&a.challenges(then, false)[0]);
         let h = digest_for(&a, "alice", "secret", &old, true);
         assert_eq!(
-            a.check(
-                "DESCRIBE",
-                "rtsp://h/movie.Mjpeg",
-                Some(&h),
-                peer,
-                SystemTime::now()
-            ),
+            a.check("DESCRIBE", URI, Some(&h), peer, SystemTime::now()),
             Verdict::Challenge { stale: true }
         );
         // A nonce from another server run (another secret) is not accepted.
@@ -497,13 +494,7 @@ mod tests {
         let foreign = nonce_of(&other.challenges(SystemTime::now(), false)[0]);
         let h = digest_for(&a, "alice", "secret", &foreign, true);
         assert_eq!(
-            a.check(
-                "DESCRIBE",
-                "rtsp://h/movie.Mjpeg",
-                Some(&h),
-                peer,
-                SystemTime::now()
-            ),
+            a.check("DESCRIBE", URI, Some(&h), peer, SystemTime::now()),
             Verdict::Challenge { stale: false }
         );
     }
@@ -518,30 +509,30 @@ mod tests {
         assert!(ch[1].starts_with("Digest "));
         let good = basic_authorization("alice", "secret");
         assert_eq!(
-            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), peer, now),
+            a.check("PLAY", URI, Some(&good), peer, now),
             Verdict::Allowed
         );
         let bad = basic_authorization("alice", "nope");
         for _ in 0..MAX_FAILURES {
             assert_eq!(
-                a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&bad), peer, now),
+                a.check("PLAY", URI, Some(&bad), peer, now),
                 Verdict::Challenge { stale: false }
             );
         }
         assert_eq!(
-            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), peer, now),
+            a.check("PLAY", URI, Some(&good), peer, now),
             Verdict::Locked,
             "even good ones, for a while"
         );
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert_eq!(
-            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), other, now),
+            a.check("PLAY", URI, Some(&good), other, now),
             Verdict::Allowed,
             "per peer"
         );
         let later = now + FAILURE_WINDOW + Duration::from_secs(1);
         assert_eq!(
-            a.check("PLAY", "rtsp://h/movie.Mjpeg", Some(&good), peer, later),
+            a.check("PLAY", URI, Some(&good), peer, later),
             Verdict::Allowed
         );
     }
