@@ -7,10 +7,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::tools::{framemd5, run};
 use common::{have_tool, seed_movie, small_movie, write_movie, TempDir, TestServer};
 use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::rtsp::auth::{basic_authorization, digest_response, ha1, AuthHeader};
@@ -652,50 +653,6 @@ fn a_stalled_viewer_harms_no_one_and_resumes_with_whole_current_frames() {
         skipped > 200.0,
         "the stalled viewer's frames were skipped: {skipped}"
     );
-}
-
-/// Runs a command, killing it if it outlives `limit`.
-fn run(cmd: &mut Command, limit: Duration) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{cmd:?} still running after {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// ffmpeg's MD5 of each decoded picture.
-fn framemd5(args: &[&str], frames: usize) -> Vec<String> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error"])
-        .args(args)
-        .args(["-frames:v", &frames.to_string(), "-f", "framemd5", "-"]);
-    let out = run(&mut cmd, Duration::from_secs(60));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
 }
 
 /// The source's pictures: its frames as a raw JPEG stream through ffmpeg's mjpeg demuxer.

@@ -8,9 +8,10 @@ mod common;
 use std::io::Read;
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tools::run;
 use common::*;
 use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::media::testmovie::TestMovie;
@@ -53,44 +54,6 @@ fn playlist_server(tweak: impl FnOnce(&mut rtsp_mjpeg::server::Config)) -> TestS
     )
     .unwrap();
     TestServer::start_in(media, tweak)
-}
-
-/// Runs a command, killing it if it outlives `limit`.
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Read the pipes meanwhile, so a chatty child cannot block on a full one.
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{cmd:?} still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut out = child.wait_with_output().unwrap();
-    out.stdout = reader.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// ffmpeg's MD5 of each decoded picture. `-autoscale 0` keeps each picture at its own size

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use std::io::Write;
@@ -12,6 +12,7 @@ use std::net::UdpSocket;
 use rtsp_mjpeg::rtp::jpeg::packetize;
 use rtsp_mjpeg::rtp::packet::RtpHeader;
 
+pub use super::tools::{framemd5, run};
 use super::{small_movie, udp_pair, Client, TestServer};
 
 /// A child process killed and reaped on drop (a test that fails must not leave it running).
@@ -63,60 +64,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs a command to its end within `limit`; panics if it fails or outlives the limit.
-pub fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    // Read stdout on a thread: a pipe that fills would stall the child.
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{what} still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut out = child.wait_with_output().unwrap();
-    out.stdout = reader.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// ffmpeg's MD5 of each decoded picture (`-f framemd5`), for `frames` pictures.
-pub fn framemd5(args: &[&str], frames: usize) -> Vec<String> {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error"])
-        .args(args)
-        .args(["-frames:v", &frames.to_string(), "-f", "framemd5", "-"]);
-    let out = run(&mut cmd, Duration::from_secs(90));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
 }
 
 /// Checks that `got` is a run of consecutive source pictures (the source looping), and says

@@ -19,6 +19,13 @@ pub fn run_allowing(cmd: &mut Command, limit: Duration, tolerated: &str) -> Outp
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    // Read stdout meanwhile, so a chatty child cannot block on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut v);
+        v
+    });
     let deadline = Instant::now() + limit;
     while child.try_wait().expect("wait").is_none() {
         if Instant::now() > deadline {
@@ -31,7 +38,8 @@ pub fn run_allowing(cmd: &mut Command, limit: Duration, tolerated: &str) -> Outp
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
+    let mut out = child.wait_with_output().unwrap();
+    out.stdout = reader.join().unwrap();
     let tolerated =
         !tolerated.is_empty() && String::from_utf8_lossy(&out.stderr).contains(tolerated);
     assert!(
@@ -49,7 +57,7 @@ pub fn framemd5(args: &[&str], frames: usize) -> Vec<String> {
     cmd.args(["-hide_banner", "-loglevel", "error"])
         .args(args)
         .args(["-frames:v", &frames.to_string(), "-f", "framemd5", "-"]);
-    let out = run(&mut cmd, Duration::from_secs(60));
+    let out = run(&mut cmd, Duration::from_secs(90));
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
