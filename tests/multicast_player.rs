@@ -16,6 +16,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::netns::{self, sh};
 use common::{have_tool, TempDir};
 use rtsp_mjpeg::client::target::Target;
 use rtsp_mjpeg::client::{Frame, Options};
@@ -24,41 +25,7 @@ use rtsp_mjpeg::media::movie::Movie;
 use rtsp_mjpeg::media::testmovie::{read_frame_number, TestMovie};
 use rtsp_mjpeg::player::Player;
 
-const INNER: &str = "RTSP_MJPEG_IN_NETNS";
 const TEST: &str = "viewers_on_one_host_receive_gstreamer_multicast";
-
-fn sh(cmd: &str) {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs `test` of this binary again inside a new network namespace.
-fn in_namespace(test: &str) {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args(["-n", "--"])
-        .arg(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INNER, "1")
-        .output()
-        .expect("unshare runs (util-linux)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "the test inside the namespace failed (unshare -n needs root)"
-    );
-    assert!(
-        stdout.contains("1 passed") && stderr.contains("NETNS-RAN"),
-        "the inner test did not run"
-    );
-}
 
 /// Debian's python3 has the gi bindings; a python3 earlier on PATH (pyenv) may not.
 fn python() -> &'static str {
@@ -157,13 +124,12 @@ fn frames(p: &mut Player, n: usize, limit: Duration) -> Vec<Frame> {
 
 #[test]
 fn viewers_on_one_host_receive_gstreamer_multicast() {
-    if std::env::var_os(INNER).is_none() {
-        if tools_present() {
-            in_namespace(TEST);
-        }
+    if !netns::inside() && !tools_present() {
         return;
     }
-    eprintln!("NETNS-RAN");
+    if !netns::in_namespace(TEST) {
+        return;
+    }
     let dir = TempDir::new("multicast");
     let (avi, source) = movie(&dir.0);
     // The server's namespace: it waits for its end of the link, sets it up, then serves.

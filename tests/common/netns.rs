@@ -16,6 +16,11 @@ pub fn sh(cmd: &str) {
     );
 }
 
+/// Whether this process is the re-run inside the namespace.
+pub fn inside() -> bool {
+    std::env::var_os(INNER).is_some()
+}
+
 /// Call first in a test that needs its own namespace. Outside one, it re-runs `test` of this
 /// binary inside a new namespace, checks that it ran and passed, and returns false (the caller
 /// returns). Inside, it brings loopback up and returns true (the caller goes on).
