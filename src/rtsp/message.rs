@@ -99,6 +99,15 @@ impl Method {
 
     pub fn as_str(&self) -> &str {
         match self {
+            Method::Other(s) => s,
+            known => known.known_name().unwrap_or_default(),
+        }
+    }
+
+    /// The name of a method RFC 2326 defines; None for any other (whose name a client chose,
+    /// so it must not become, say, a metrics label).
+    pub fn known_name(&self) -> Option<&'static str> {
+        Some(match self {
             Method::Options => "OPTIONS",
             Method::Describe => "DESCRIBE",
             Method::Setup => "SETUP",
@@ -110,8 +119,8 @@ impl Method {
             Method::Announce => "ANNOUNCE",
             Method::Record => "RECORD",
             Method::Redirect => "REDIRECT",
-            Method::Other(s) => s,
-        }
+            Method::Other(_) => return None,
+        })
     }
 }
 

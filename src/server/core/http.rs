@@ -91,8 +91,7 @@ impl Counters {
     pub fn count_rtsp(&mut self, method: Option<&Method>, status: StatusCode) {
         let label = match method {
             None => "invalid",
-            Some(Method::Other(_)) => "other",
-            Some(m) => rtsp_label(m),
+            Some(m) => m.known_name().unwrap_or("other"),
         };
         *self.rtsp_requests.entry((label, status.0)).or_insert(0) += 1;
     }
@@ -123,23 +122,6 @@ impl Counters {
         self.ended_packets += stats.packets;
         self.ended_octets += stats.octets;
         self.last_lost.remove(&session);
-    }
-}
-
-fn rtsp_label(m: &Method) -> &'static str {
-    match m {
-        Method::Options => "OPTIONS",
-        Method::Describe => "DESCRIBE",
-        Method::Setup => "SETUP",
-        Method::Play => "PLAY",
-        Method::Pause => "PAUSE",
-        Method::Teardown => "TEARDOWN",
-        Method::GetParameter => "GET_PARAMETER",
-        Method::SetParameter => "SET_PARAMETER",
-        Method::Announce => "ANNOUNCE",
-        Method::Record => "RECORD",
-        Method::Redirect => "REDIRECT",
-        Method::Other(_) => "other",
     }
 }
 
