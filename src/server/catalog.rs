@@ -165,16 +165,32 @@ impl Catalog {
     /// Movie and playlist files in the folder and its sub-folders (4 deep), hidden ones skipped,
     /// sorted. Candidates by extension (`.mjpeg`, `.mjpg`, `.m3u`, `.m3u8`, any case); the
     /// loader checks their content.
-    /// A symbolic link is listed only when it leads to a file inside the folder.
     pub fn list(&self) -> Vec<PathBuf> {
+        self.files_named(|lower| {
+            lower.ends_with(".mjpeg")
+                || lower.ends_with(".mjpg")
+                || crate::media::m3u::is_playlist_name(lower)
+        })
+    }
+
+    /// Files in the folder and its sub-folders (4 deep) whose lower-cased name `keep` takes,
+    /// sorted; hidden ones skipped. A symbolic link is listed only when it leads to a file
+    /// inside the folder.
+    pub fn files_named(&self, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        walk(&self.root, &self.root, 0, &mut out);
+        walk(&self.root, &self.root, 0, &keep, &mut out);
         out.sort();
         out
     }
 }
 
-fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    keep: &dyn Fn(&str) -> bool,
+    out: &mut Vec<PathBuf>,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -186,20 +202,15 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         let path = e.path();
         let Ok(kind) = e.file_type() else { continue };
         if kind.is_dir() && depth < 4 {
-            walk(root, &path, depth + 1, out);
-        } else if kind.is_file()
+            walk(root, &path, depth + 1, keep, out);
+        } else if (kind.is_file()
             || (kind.is_symlink()
                 && path
                     .canonicalize()
-                    .is_ok_and(|p| p.starts_with(root) && p.is_file()))
+                    .is_ok_and(|p| p.starts_with(root) && p.is_file())))
+            && keep(&name.to_ascii_lowercase())
         {
-            let lower = name.to_ascii_lowercase();
-            if lower.ends_with(".mjpeg")
-                || lower.ends_with(".mjpg")
-                || crate::media::m3u::is_playlist_name(&lower)
-            {
-                out.push(path);
-            }
+            out.push(path);
         }
     }
 }

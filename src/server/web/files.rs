@@ -34,44 +34,14 @@ pub fn content_type(name: &str) -> Option<&'static str> {
 /// Browser video files in the folder and its sub-folders (4 deep, as the catalogue lists
 /// movies): names and sizes, hidden files and links out of the folder skipped.
 pub fn list(catalog: &Catalog) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    walk(catalog.root(), catalog.root(), 0, &mut out);
-    out.into_iter()
-        .map(|(p, size)| (catalog.name_of(&p), size))
+    catalog
+        .files_named(|lower| content_type(lower).is_some())
+        .into_iter()
+        .filter_map(|p| {
+            let size = std::fs::metadata(&p).ok()?.len();
+            Some((catalog.name_of(&p), size))
+        })
         .collect()
-}
-
-fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(std::path::PathBuf, u64)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = e.path();
-        let Ok(kind) = e.file_type() else { continue };
-        if kind.is_dir() && depth < 4 {
-            walk(root, &path, depth + 1, out);
-            continue;
-        }
-        if content_type(&name).is_none() {
-            continue;
-        }
-        // Through symlinks: only to a file inside the folder.
-        let Ok(real) = path.canonicalize() else {
-            continue;
-        };
-        if real.starts_with(root) {
-            if let Ok(meta) = std::fs::metadata(&real).map(|m| (m.is_file(), m.len())) {
-                if !meta.0 {
-                    continue;
-                }
-                out.push((path, meta.1));
-            }
-        }
-    }
 }
 
 /// `/file/NAME`: the whole file, one range of it, or why not.
