@@ -216,16 +216,17 @@ impl Server {
     /// Serves until [`ShutdownHandle::shutdown`], then ends every session with RTCP BYE.
     pub fn run(mut self) -> io::Result<()> {
         // Bound to every address: a browser on this machine reaches it on loopback.
-        let (browse, elsewhere) = match self.rtsp_addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => (
-                SocketAddr::from((Ipv4Addr::LOCALHOST, self.rtsp_addr.port())),
-                " (or this host's address)",
-            ),
-            IpAddr::V6(ip) if ip.is_unspecified() => (
-                SocketAddr::from((Ipv6Addr::LOCALHOST, self.rtsp_addr.port())),
-                " (or this host's address)",
-            ),
-            _ => (self.rtsp_addr, ""),
+        let ip = self.rtsp_addr.ip();
+        let (browse, elsewhere) = if ip.is_unspecified() {
+            let lo: IpAddr = if ip.is_ipv4() {
+                Ipv4Addr::LOCALHOST.into()
+            } else {
+                Ipv6Addr::LOCALHOST.into()
+            };
+            let at = SocketAddr::new(lo, self.rtsp_addr.port());
+            (at, " (or this host's address)")
+        } else {
+            (self.rtsp_addr, "")
         };
         info!(
             "rtspd listening on rtsp://{} (RTP/RTCP on UDP {}-{}); in a browser: http://{browse}/{elsewhere}",

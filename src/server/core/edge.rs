@@ -72,12 +72,19 @@ impl Core {
             return None;
         }
         let name = movie_name_from_uri(&req.uri).ok()?.name;
+        let id = self.wake_relay(&name, now)?;
+        self.edge.timelines[id].is_none().then_some(id)
+    }
+
+    /// Relay `name` is wanted (a reader asks for it): it wakes if it sleeps, and readers are
+    /// counted from now on. None if `name` is not relayed.
+    fn wake_relay(&mut self, name: &str, now: Instant) -> Option<RelayId> {
         let id = self.edge.relays.iter().position(|r| r.spec.name == name)?;
         self.edge.relays[id].want(now);
         self.edge
             .next_count
             .get_or_insert(now + Duration::from_secs(1));
-        self.edge.timelines[id].is_none().then_some(id)
+        Some(id)
     }
 
     /// Whether `name` is relayed (`--relay NAME=...`), pulled now or not.
@@ -92,16 +99,12 @@ impl Core {
 
     /// A browser watches relayed `name` on connection `conn` (response head already queued):
     /// the relay wakes if it sleeps, and the viewer gets its frames once the origin has
-    /// described the stream (or its body ends if the origin cannot be had). False if `name` is
-    /// not relayed.
-    pub fn watch_relay(&mut self, conn: ConnId, name: &str, now: Instant) -> bool {
-        let Some(id) = self.edge.relays.iter().position(|r| r.spec.name == name) else {
-            return false;
+    /// described the stream (or its body ends if the origin cannot be had). Nothing happens if
+    /// `name` is not relayed.
+    pub fn watch_relay(&mut self, conn: ConnId, name: &str, now: Instant) {
+        let Some(id) = self.wake_relay(name, now) else {
+            return;
         };
-        self.edge.relays[id].want(now);
-        self.edge
-            .next_count
-            .get_or_insert(now + Duration::from_secs(1));
         match self.edge.timelines[id] {
             Some(t) => self.start_live_viewer(conn, t),
             None => {
@@ -113,7 +116,6 @@ impl Core {
                 });
             }
         }
-        true
     }
 
     /// Viewer connections waiting for an origin.
