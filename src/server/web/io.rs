@@ -205,7 +205,6 @@ impl Server {
         }
     }
 
-    /// Queues a whole response and counts it.
     /// Queues an MJPEG response's head and its first boundary line, and marks the connection
     /// as a viewer's; false if the connection is gone.
     fn open_stream(&mut self, slot: usize, response: &Response, now: Instant) -> bool {
@@ -232,6 +231,7 @@ impl Server {
         (gc.serial == serial && matches!(gc.web, Link::TunnelGet)).then_some((g, serial, ip))
     }
 
+    /// Queues a whole response and counts it.
     fn send(&mut self, slot: usize, req: Option<&Request>, mut r: Response, head_only: bool) {
         if r.get("Date").is_none() {
             r.headers

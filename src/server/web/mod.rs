@@ -257,25 +257,23 @@ impl Web {
                     .header("Pragma", "no-cache")
                     .header("X-Content-Type-Options", "nosniff");
                 response.length = Length::Unknown;
-                if let Some((timeline, _)) = core.live_stream(&name("/mjpeg/")) {
-                    if head_only {
-                        return reply(response);
+                // A live stream, a relayed name (woken by the viewer), or an on-demand source.
+                let name = name("/mjpeg/");
+                let live = core.live_stream(&name).map(|(timeline, _)| timeline);
+                let on_demand = if live.is_none() && !core.is_relay(&name) {
+                    match source(core, &name) {
+                        Ok(s) => Some(s),
+                        Err(r) => return reply(r),
                     }
-                    return Action::MjpegLive { response, timeline };
+                } else {
+                    None
+                };
+                if head_only {
+                    return reply(response);
                 }
-                if core.is_relay(&name("/mjpeg/")) {
-                    if head_only {
-                        return reply(response);
-                    }
-                    let name = name("/mjpeg/");
-                    return Action::MjpegRelay { response, name };
-                }
-                match source(core, &name("/mjpeg/")) {
-                    Err(r) => reply(r),
-                    Ok(source) => {
-                        if head_only {
-                            return reply(response);
-                        }
+                match (live, on_demand) {
+                    (Some(timeline), _) => Action::MjpegLive { response, timeline },
+                    (None, Some(source)) => {
                         let start = source.index_at(t.unwrap_or(0.0));
                         Action::Mjpeg {
                             response,
@@ -283,6 +281,7 @@ impl Web {
                             start,
                         }
                     }
+                    (None, None) => Action::MjpegRelay { response, name },
                 }
             }
             _ => reply(error(404, "Nothing here.")),
