@@ -161,11 +161,11 @@ fn run(args: Args) -> Result<(), String> {
             args.max_head
         ));
     }
+    // The schemes are checked even without --auth, so a typo is not ignored until it is added.
+    let mut auth = AuthConfig::new(&args.realm);
+    auth.set_schemes(&args.auth_methods)
+        .map_err(|e| format!("--auth-methods {e}"))?;
     let auth = if args.auth.is_empty() && args.auth_file.is_none() {
-        // Checked anyway, so a typo is not silently ignored until --auth is added.
-        AuthConfig::new(&args.realm)
-            .set_schemes(&args.auth_methods)
-            .map_err(|e| format!("--auth-methods {e}"))?;
         if args.auth_methods != "digest" {
             return Err(format!(
                 "--auth-methods {}: has no effect without --auth or --auth-file",
@@ -174,25 +174,22 @@ fn run(args: Args) -> Result<(), String> {
         }
         None
     } else {
-        let mut a = AuthConfig::new(&args.realm);
-        a.set_schemes(&args.auth_methods)
-            .map_err(|e| format!("--auth-methods {e}"))?;
         for spec in &args.auth {
             // Never echo the password back.
-            a.add_plain(spec).map_err(|e| format!("--auth: {e}"))?;
+            auth.add_plain(spec).map_err(|e| format!("--auth: {e}"))?;
         }
         if let Some(f) = &args.auth_file {
-            a.add_file(f).map_err(|e| format!("--auth-file {e}"))?;
+            auth.add_file(f).map_err(|e| format!("--auth-file {e}"))?;
         }
-        if a.users.is_empty() {
+        if auth.users.is_empty() {
             return Err("--auth-file: no users in it".into());
         }
         log::info!(
             "authentication required ({}; {} user(s))",
             args.auth_methods,
-            a.users.len()
+            auth.users.len()
         );
-        Some(a)
+        Some(auth)
     };
     let multicast = args
         .multicast
