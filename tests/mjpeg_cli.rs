@@ -15,30 +15,25 @@ use rtsp_mjpeg::media::convert::decode_rgb;
 use rtsp_mjpeg::media::testmovie::read_frame_number;
 use rtsp_mjpeg::media::{Format, Movie, TestMovie};
 
-/// A temporary folder, unique to the test, removed on drop.
-struct TempDir(PathBuf);
+/// A temporary folder, unique to the test, removed on drop (the shared one, with helpers).
+struct TempDir(common::TempDir);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "rtsp-mjpeg-cli-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
+        TempDir(common::TempDir::new(&format!("cli-{tag}")))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0 .0
     }
 
     fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+        self.path().join(name)
     }
 
     /// The names in the folder, sorted.
     fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+        let mut names: Vec<String> = std::fs::read_dir(self.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -47,16 +42,10 @@ impl TempDir {
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The mjpeg command, run in `dir`.
 fn mjpeg(dir: &TempDir, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mjpeg"));
-    cmd.args(args).current_dir(&dir.0).stdin(Stdio::null());
+    cmd.args(args).current_dir(dir.path()).stdin(Stdio::null());
     cmd
 }
 

@@ -20,11 +20,17 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
+        // Tests start on parallel threads at the same instant, and the clock may not tell them
+        // apart: two servers once shared a folder, and the first to finish deleted the other's
+        // movie. The counter keeps every folder of this process distinct.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let p = std::env::temp_dir().join(format!("rtsp-mjpeg-{tag}-{}-{n}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("rtsp-mjpeg-{tag}-{}-{k}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
